@@ -1,0 +1,227 @@
+package siostream
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+
+	"github.com/gobwas/ws"
+	"github.com/siostream/siostream/frames"
+)
+
+// Emit sends an event with args to the namespace. Each arg is encoded as
+// JSON (json.RawMessage is sent verbatim); a []byte anywhere in args makes
+// it a binary event. Emit returns when the packet is written, or when ctx
+// ends (the packet may then still be sent). While disconnected the packet
+// is buffered (see Options.EmitBufferCount), Emit returns nil at once, and
+// the buffer is flushed in order after reconnection.
+//
+// Reserved event names fail with ErrReservedEvent and packets over the
+// server's maxPayload with ErrPayloadTooLarge, before anything is sent.
+func (s *Stream) Emit(ctx context.Context, event string, args ...any) error {
+	f, err := s.encodeEvent(event, args, nil)
+	if err != nil {
+		return err
+	}
+	return s.submit(ctx, f)
+}
+
+// EmitVolatile is Emit for events that may be lost: while disconnected
+// they are dropped with ErrNotConnected instead of buffered.
+func (s *Stream) EmitVolatile(ctx context.Context, event string, args ...any) error {
+	f, err := s.encodeEvent(event, args, nil)
+	if err != nil {
+		return err
+	}
+	f.vol = true
+	return s.submit(ctx, f)
+}
+
+// EmitWithAck sends an event asking the server to acknowledge it and
+// returns the server's reply: a JSON array of its args (binary ones as
+// base64 strings). ctx bounds the whole wait. If the connection is lost
+// after the packet went out, it fails with an error matching
+// ErrDisconnected; an emit buffered while disconnected waits for the next
+// connection.
+func (s *Stream) EmitWithAck(ctx context.Context, event string, args ...any) (json.RawMessage, error) {
+	p, err := s.acks.add()
+	if err != nil {
+		return nil, err
+	}
+	defer s.acks.remove(p)
+	f, err := s.encodeEvent(event, args, p)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.submit(ctx, f); err != nil {
+		return nil, err
+	}
+	select {
+	case r := <-p.ch:
+		return r.args, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+var reserved = map[string]bool{
+	"connect": true, "connect_error": true, "disconnect": true, "disconnecting": true,
+	"newListener": true, "removeListener": true, "": true,
+}
+
+// encodeEvent builds the EVENT or BINARY_EVENT frame for an emit.
+func (s *Stream) encodeEvent(event string, args []any, ack *pendingAck) (*outFrame, error) {
+	if reserved[event] {
+		return nil, fmt.Errorf("%w: %q", ErrReservedEvent, event)
+	}
+	h := frames.Header{Type: frames.Event, Namespace: s.opts.Namespace}
+	if ack != nil {
+		h.ID, h.HasID = ack.id, true
+	}
+	f, err := s.encode(h, event, args)
+	if f != nil {
+		f.ack = ack
+	}
+	return f, err
+}
+
+// encode builds a frame: header, then a JSON array of the optional event
+// name and args. []byte values become attachments.
+func (s *Stream) encode(h frames.Header, event string, args []any) (*outFrame, error) {
+	args, atts, err := extract(args)
+	if err != nil {
+		return nil, fmt.Errorf("siostream: encode args: %w", err)
+	}
+	if atts != nil {
+		h.Type, h.Attachments = h.Type+frames.BinaryEvent-frames.Event, len(atts)
+	}
+	bp := framePool.Get().(*[]byte)
+	b := frames.AppendHeader(append((*bp)[:0], '4'), h)
+	b = append(b, '[')
+	if h.Type == frames.Event || h.Type == frames.BinaryEvent {
+		b = append(frames.AppendString(b, event), ',')
+	}
+	for _, a := range args {
+		if b, err = appendJSON(b, a); err != nil {
+			return nil, fmt.Errorf("siostream: encode args: %w", err)
+		}
+		b = append(b, ',')
+	}
+	if b[len(b)-1] == ',' {
+		b = b[:len(b)-1]
+	}
+	b = append(b, ']')
+	f := &outFrame{op: ws.OpText, data: b, atts: atts, pool: true}
+	return f, s.checkSize(f)
+}
+
+// extract replaces []byte args by placeholders, skipping the walk when
+// every arg is plainly not binary.
+func extract(args []any) ([]any, [][]byte, error) {
+	for _, a := range args {
+		switch a.(type) {
+		case nil, string, bool, int, int64, float64, json.RawMessage:
+			continue
+		}
+		return frames.ExtractBinary(args)
+	}
+	return args, nil, nil
+}
+
+func appendJSON(b []byte, v any) ([]byte, error) {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...), nil
+	case string:
+		return frames.AppendString(b, x), nil
+	case bool:
+		return strconv.AppendBool(b, x), nil
+	case int:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case int64:
+		return strconv.AppendInt(b, x, 10), nil
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return b, fmt.Errorf("unsupported float value %v", x)
+		}
+		return strconv.AppendFloat(b, x, 'g', -1, 64), nil
+	case json.RawMessage:
+		if !json.Valid(x) {
+			return b, fmt.Errorf("invalid json.RawMessage")
+		}
+		return append(b, x...), nil
+	}
+	j, err := json.Marshal(v)
+	return append(b, j...), err
+}
+
+// checkSize rejects a frame that the server would refuse (its maxPayload
+// applies to each WebSocket message).
+func (s *Stream) checkSize(f *outFrame) error {
+	limit := s.maxPayload.Load()
+	if limit <= 0 {
+		return nil
+	}
+	big := int64(len(f.data))
+	for _, a := range f.atts {
+		big = max(big, int64(len(a)))
+	}
+	if big > limit {
+		f.release()
+		return fmt.Errorf("%w: %d > %d bytes", ErrPayloadTooLarge, big, limit)
+	}
+	return nil
+}
+
+// submit hands f to the connection's writer, or buffers it while
+// disconnected.
+func (s *Stream) submit(ctx context.Context, f *outFrame) error {
+	s.mu.Lock()
+	if s.err != nil || s.isClosing() {
+		s.mu.Unlock()
+		f.release()
+		return ErrClosed
+	}
+	if c := s.conn; c != nil {
+		f.done = donePool.Get().(chan error)
+		s.acks.bind(f.ack, c)
+		if c.w.enqueue(f) {
+			s.mu.Unlock()
+			return wait(ctx, f.done)
+		}
+		donePool.Put(f.done)
+		f.done = nil
+	}
+	err := s.buffer(f)
+	s.mu.Unlock()
+	return err
+}
+
+// buffer keeps f for the next connection. Called with s.mu held.
+func (s *Stream) buffer(f *outFrame) error {
+	switch {
+	case f.vol:
+		f.release()
+		return ErrNotConnected
+	case s.opts.EmitBufferCount < 0 || len(s.outbox) >= s.opts.EmitBufferCount ||
+		s.outBytes+f.size() > s.opts.EmitBufferBytes:
+		f.release()
+		return ErrBufferFull
+	}
+	s.acks.bind(f.ack, nil)
+	s.outbox = append(s.outbox, f)
+	s.outBytes += f.size()
+	return nil
+}
+
+func wait(ctx context.Context, done chan error) error {
+	select {
+	case err := <-done:
+		donePool.Put(done)
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

@@ -1,0 +1,94 @@
+package siostream
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Match them with errors.Is.
+var (
+	// ErrClosed is returned by methods of a Stream after Close, and by Err
+	// when the stream ended because Close was called.
+	ErrClosed = errors.New("siostream: stream closed")
+	// ErrReservedEvent is returned by Emit for event names the protocol
+	// reserves (connect, connect_error, disconnect, disconnecting,
+	// newListener, removeListener) and for the empty name.
+	ErrReservedEvent = errors.New("siostream: reserved event name")
+	// ErrPayloadTooLarge is returned by Emit when a packet would exceed the
+	// server's maxPayload. Nothing is sent.
+	ErrPayloadTooLarge = errors.New("siostream: payload exceeds the server's maxPayload")
+	// ErrBufferFull is returned by Emit while disconnected when the emit
+	// buffer is full, or at once when emit buffering is turned off.
+	ErrBufferFull = errors.New("siostream: emit buffer full")
+	// ErrNotConnected is returned for volatile emits made while the stream
+	// is not connected: they are dropped, never buffered.
+	ErrNotConnected = errors.New("siostream: not connected")
+	// ErrDisconnected fails a pending EmitWithAck when the connection that
+	// carried the emit is lost before the server answered.
+	ErrDisconnected = errors.New("siostream: disconnected before the ack arrived")
+	// ErrAckStale is returned by Event.Ack when the connection the event
+	// arrived on is gone: an ack never goes out on a later connection.
+	ErrAckStale = errors.New("siostream: ack for an event from a previous connection")
+	// ErrAckTwice is returned by Event.Ack on the second call.
+	ErrAckTwice = errors.New("siostream: event already acknowledged")
+	// ErrNoAck is returned by Event.Ack when the server did not ask for one.
+	ErrNoAck = errors.New("siostream: event does not ask for an ack")
+	// ErrTooManyAcks is returned by EmitWithAck when MaxPendingAcks acks are
+	// already waiting.
+	ErrTooManyAcks = errors.New("siostream: too many pending acks")
+	// ErrServerDisconnect ends a stream whose server sent DISCONNECT.
+	ErrServerDisconnect = errors.New("siostream: disconnected by the server")
+	// ErrPingTimeout is the cause of a disconnect when the server sent no
+	// ping for pingInterval + pingTimeout.
+	ErrPingTimeout = errors.New("siostream: ping timeout")
+	// ErrSlowConsumer ends a stream whose consumer fell behind when
+	// Options.SlowConsumer is DisconnectSlowConsumer.
+	ErrSlowConsumer = errors.New("siostream: consumer too slow")
+	// ErrReconnectFailed ends a stream after MaxReconnectAttempts failed
+	// attempts in a row.
+	ErrReconnectFailed = errors.New("siostream: reconnection attempts exhausted")
+)
+
+// ConnectError is the server's refusal of a namespace CONNECT
+// (a CONNECT_ERROR packet), carrying what its middleware said.
+type ConnectError struct {
+	Namespace string
+	Message   string
+	// Data is the raw JSON of the error's data, nil when the server sent none.
+	Data json.RawMessage
+}
+
+func (e *ConnectError) Error() string {
+	if len(e.Data) == 0 {
+		return fmt.Sprintf("siostream: connect to %s refused: %s", e.Namespace, e.Message)
+	}
+	return fmt.Sprintf("siostream: connect to %s refused: %s (data %s)", e.Namespace, e.Message, truncate(e.Data, 256))
+}
+
+// ProtocolError reports a frame from the server that breaks the WebSocket,
+// Engine.IO or Socket.IO rules. The connection it came on is closed with
+// reason "parse error" and the stream reconnects.
+type ProtocolError struct {
+	// Layer is "websocket", "engine.io" or "socket.io".
+	Layer string
+	Err   error
+}
+
+func (e *ProtocolError) Error() string {
+	return "siostream: " + e.Layer + " protocol error: " + e.Err.Error()
+}
+
+func (e *ProtocolError) Unwrap() error { return e.Err }
+
+func protoErr(layer string, err error) error {
+	return &ProtocolError{Layer: layer, Err: err}
+}
+
+// truncate bounds peer-controlled text placed in error messages.
+func truncate(b []byte, n int) string {
+	if len(b) <= n {
+		return string(b)
+	}
+	return string(b[:n]) + "…"
+}

@@ -1,0 +1,287 @@
+package siostream
+
+import (
+	"bufio"
+	"crypto/rand"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gobwas/ws"
+)
+
+// outFrame is one packet to send: a text frame and the binary attachments
+// that must follow it, written as one unit.
+type outFrame struct {
+	op   ws.OpCode
+	data []byte
+	atts [][]byte
+	done chan error // nil when nobody waits
+	ack  *pendingAck
+	pool bool // data came from framePool
+	vol  bool // volatile: dropped rather than buffered
+}
+
+func (f *outFrame) volatile() bool { return f.vol }
+
+func (f *outFrame) size() int {
+	n := len(f.data)
+	for _, a := range f.atts {
+		n += len(a)
+	}
+	return n
+}
+
+var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+var donePool = sync.Pool{New: func() any { return make(chan error, 1) }}
+
+func (f *outFrame) release() {
+	if f.pool && cap(f.data) <= 64<<10 {
+		b := f.data[:0]
+		framePool.Put(&b)
+	}
+	f.data = nil
+}
+
+// writer is the only goroutine that writes to a connection. Whole frames
+// are queued; pongs jump the queue.
+type writer struct {
+	nc      net.Conn
+	bw      *bufio.Writer
+	timeout atomic.Int64 // write deadline per batch, in nanoseconds
+
+	mu     sync.Mutex
+	queue  []*outFrame
+	spare  []*outFrame
+	pongs  int
+	final  bool // after the queue, send close and stop
+	failed error
+
+	wake chan struct{}
+	done chan struct{}
+	sent *atomic.Uint64 // counts frames written, when set
+
+	hdr  [ws.MaxHeaderSize]byte
+	keys [256]byte
+	kpos int
+}
+
+func newWriter(nc net.Conn, timeout time.Duration, sent *atomic.Uint64) *writer {
+	w := &writer{
+		nc:   nc,
+		bw:   bufio.NewWriterSize(nc, 4096),
+		wake: make(chan struct{}, 1),
+		done: make(chan struct{}),
+		sent: sent,
+		kpos: 256,
+	}
+	w.timeout.Store(int64(timeout))
+	go w.loop()
+	return w
+}
+
+// enqueue adds f; it reports false when the writer has stopped.
+func (w *writer) enqueue(f *outFrame) bool {
+	w.mu.Lock()
+	ok := w.failed == nil && !w.final
+	if ok {
+		w.queue = append(w.queue, f)
+	}
+	w.mu.Unlock()
+	if ok {
+		w.signal()
+	}
+	return ok
+}
+
+// pong asks for an Engine.IO pong, written before queued frames.
+func (w *writer) pong() {
+	w.mu.Lock()
+	w.pongs++
+	w.mu.Unlock()
+	w.signal()
+}
+
+// finish asks the writer to send what is queued, then f, then a WebSocket
+// close frame, and stop.
+func (w *writer) finish(f *outFrame) {
+	w.mu.Lock()
+	if w.failed == nil && !w.final {
+		if f != nil {
+			w.queue = append(w.queue, f)
+		}
+		w.final = true
+	}
+	w.mu.Unlock()
+	w.signal()
+}
+
+func (w *writer) signal() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// stop ends the writer (the connection is already closed or about to be)
+// and returns the frames it never started to write.
+func (w *writer) stop(err error) []*outFrame {
+	w.mu.Lock()
+	if w.failed == nil {
+		w.failed = err
+	}
+	w.mu.Unlock()
+	w.signal()
+	<-w.done
+	w.mu.Lock()
+	rest := w.queue
+	w.queue = nil
+	w.mu.Unlock()
+	return rest
+}
+
+func (w *writer) loop() {
+	defer close(w.done)
+	for range w.wake {
+		if !w.drain() {
+			return
+		}
+	}
+}
+
+// drain writes everything queued; it reports whether to keep running.
+func (w *writer) drain() bool {
+	for {
+		w.mu.Lock()
+		if w.failed != nil {
+			w.mu.Unlock()
+			return false
+		}
+		// queue and spare never share an array: take one, lend the other.
+		batch, pongs, final := w.queue, w.pongs, w.final
+		w.queue, w.spare, w.pongs = w.spare[:0], nil, 0
+		w.mu.Unlock()
+		if len(batch) == 0 && pongs == 0 {
+			if final {
+				w.writeClose()
+				return false
+			}
+			return true
+		}
+		if err := w.writeBatch(batch, pongs); err != nil {
+			w.mu.Lock()
+			w.failed = err
+			w.mu.Unlock()
+			return false
+		}
+		clear(batch)
+		w.spare = batch[:0]
+	}
+}
+
+func (w *writer) writeBatch(batch []*outFrame, pongs int) error {
+	w.nc.SetWriteDeadline(time.Now().Add(time.Duration(w.timeout.Load())))
+	for ; pongs > 0; pongs-- {
+		if err := w.writeFrame(ws.OpText, pongFrame[:]); err != nil {
+			w.requeue(batch)
+			return err
+		}
+	}
+	for i, f := range batch {
+		if err := w.writeOut(f); err != nil {
+			// Frames up to f may be partly on the wire: their senders
+			// get the error. The rest were never started.
+			finishAll(batch[:i+1], err)
+			w.requeue(batch[i+1:])
+			return err
+		}
+	}
+	err := w.bw.Flush()
+	if err == nil && w.sent != nil {
+		w.sent.Add(uint64(len(batch)))
+	}
+	finishAll(batch, err)
+	return err
+}
+
+// requeue puts frames never started back at the queue's front, so that
+// stop returns them in order.
+func (w *writer) requeue(fs []*outFrame) {
+	w.mu.Lock()
+	w.queue = append(append([]*outFrame(nil), fs...), w.queue...)
+	w.mu.Unlock()
+}
+
+func finishAll(fs []*outFrame, err error) {
+	for _, f := range fs {
+		finishFrame(f, err)
+	}
+}
+
+var pongFrame = [1]byte{'3'}
+
+func (w *writer) writeOut(f *outFrame) error {
+	if err := w.writeFrame(f.op, f.data); err != nil {
+		return err
+	}
+	for _, a := range f.atts {
+		if err := w.writeFrame(ws.OpBinary, a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeFrame writes one masked client frame. The payload is masked in a
+// copy held by the bufio.Writer, so p is left as it was.
+func (w *writer) writeFrame(op ws.OpCode, p []byte) error {
+	h := ws.Header{Fin: true, OpCode: op, Masked: true, Length: int64(len(p)), Mask: w.mask()}
+	if err := ws.WriteHeaderBuffer(w.bw, h, w.hdr[:]); err != nil {
+		return err
+	}
+	for pos := 0; pos < len(p); {
+		if w.bw.Available() == 0 {
+			if err := w.bw.Flush(); err != nil {
+				return err
+			}
+		}
+		buf := w.bw.AvailableBuffer()[:min(w.bw.Available(), len(p)-pos)]
+		copy(buf, p[pos:])
+		ws.Cipher(buf, h.Mask, pos)
+		w.bw.Write(buf)
+		pos += len(buf)
+	}
+	return nil
+}
+
+// mask returns a fresh masking key from crypto/rand, read 256 bytes at a
+// time.
+func (w *writer) mask() (m [4]byte) {
+	if w.kpos+4 > len(w.keys) {
+		rand.Read(w.keys[:])
+		w.kpos = 0
+	}
+	copy(m[:], w.keys[w.kpos:])
+	w.kpos += 4
+	return m
+}
+
+func (w *writer) writeClose() {
+	w.nc.SetWriteDeadline(time.Now().Add(time.Second))
+	body := ws.NewCloseFrameBody(ws.StatusNormalClosure, "")
+	if w.writeFrame(ws.OpClose, body) == nil {
+		w.bw.Flush()
+	}
+	w.mu.Lock()
+	w.failed = net.ErrClosed
+	w.mu.Unlock()
+}
+
+func finishFrame(f *outFrame, err error) {
+	f.release()
+	if f.done != nil {
+		f.done <- err
+	}
+}
