@@ -102,18 +102,18 @@ func (t *ackTable) fail(match func(*pendingAck) bool, err error) {
 }
 
 // sendAck answers a server ack request on the connection it came on.
-func (s *Stream) sendAck(ctx context.Context, c *wireConn, id uint64, args []any) error {
-	f, err := s.encode(frames.Header{Type: frames.Ack, Namespace: s.opts.Namespace, ID: id, HasID: true}, "", args)
+func (st *Stream) sendAck(ctx context.Context, c *wireConn, id uint64, args []any) error {
+	f, err := st.encode(frames.Header{Type: frames.Ack, Namespace: st.ns, ID: id, HasID: true}, "", args)
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	ok := s.conn == c
+	st.mu.Lock()
+	ok := st.conn == c
 	if ok {
 		f.done = donePool.Get().(chan error)
 		ok = c.w.enqueue(f)
 	}
-	s.mu.Unlock()
+	st.mu.Unlock()
 	if !ok {
 		f.release()
 		return ErrAckStale

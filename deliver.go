@@ -40,72 +40,95 @@ func (q *deliveryQueue) fits(size int) bool {
 
 // deliver puts a server event in the channel, applying the slow-consumer
 // policy when the buffer is full.
-func (s *Stream) deliver(c *wireConn, ev Event, size int) error {
-	s.stats.received.Add(1)
-	q := &s.q
-	q.retire(len(s.events))
-	if len(s.events) < cap(s.events) && q.fits(size) {
-		ev.Dropped, q.drops = q.drops, 0
-		s.events <- ev
-		q.push(size)
-		s.stats.delivered.Add(1)
+func (st *Stream) deliver(c *wireConn, ev Event, size int) error {
+	st.stats.received.Add(1)
+	st.sendMu.Lock()
+	defer st.sendMu.Unlock()
+	if st.ended {
 		return nil
 	}
-	switch s.opts.SlowConsumer {
+	q := &st.q
+	q.retire(len(st.events))
+	if len(st.events) < cap(st.events) && q.fits(size) {
+		ev.Dropped, q.drops = q.drops, 0
+		st.events <- ev
+		q.push(size)
+		st.stats.delivered.Add(1)
+		return nil
+	}
+	switch st.opts.SlowConsumer {
 	case DropNewest:
 		q.drops++
-		s.stats.dropped.Add(1)
+		st.stats.dropped.Add(1)
 		return nil
 	case DisconnectSlowConsumer:
-		return ErrSlowConsumer
+		st.sendMu.Unlock()
+		st.endSlow(c)
+		st.sendMu.Lock()
+		return nil
 	}
-	return s.deliverBlocking(c, ev, size)
+	st.deliverBlocking(c, ev, size)
+	return nil
 }
 
-// deliverBlocking waits for the consumer. The heartbeat clock restarts
-// afterwards: the reader, not the server, was the one not reading.
-func (s *Stream) deliverBlocking(c *wireConn, ev Event, size int) error {
+// deliverBlocking waits for the consumer, or for Close. The heartbeat
+// clock restarts afterwards: the reader, not the server, was the one not
+// reading. Called with st.sendMu held.
+func (st *Stream) deliverBlocking(c *wireConn, ev Event, size int) {
 	defer c.resetHeartbeat()
-	for wait := time.Millisecond; !s.q.fits(size) && len(s.events) > 0; wait = min(2*wait, 50*time.Millisecond) {
+	for wait := time.Millisecond; !st.q.fits(size) && len(st.events) > 0; wait = min(2*wait, 50*time.Millisecond) {
 		select {
 		case <-time.After(wait):
-		case <-s.closing:
-			return ErrClosed
+		case <-st.closing:
+			return
 		}
-		s.q.retire(len(s.events))
+		st.q.retire(len(st.events))
 	}
-	ev.Dropped, s.q.drops = s.q.drops, 0
+	ev.Dropped, st.q.drops = st.q.drops, 0
 	select {
-	case s.events <- ev:
-	case <-s.closing:
-		return ErrClosed
+	case st.events <- ev:
+	case <-st.closing:
+		return
 	}
-	s.q.retire(max(len(s.events)-1, 0))
-	s.q.push(size)
-	s.stats.delivered.Add(1)
-	return nil
+	st.q.retire(max(len(st.events)-1, 0))
+	st.q.push(size)
+	st.stats.delivered.Add(1)
 }
 
 // lifecycle delivers a lifecycle event; they are never dropped while the
 // stream runs. Once Close was called it only delivers if there is room.
-func (s *Stream) lifecycle(ev Event, c *wireConn) {
-	s.q.retire(len(s.events))
+// With c set, the heartbeat clock of c restarts after a wait.
+func (st *Stream) lifecycle(ev Event, c *wireConn) {
+	st.sendMu.Lock()
+	defer st.sendMu.Unlock()
+	if st.ended {
+		return
+	}
+	st.q.retire(len(st.events))
 	select {
-	case s.events <- ev:
+	case st.events <- ev:
 	default:
-		select {
-		case s.events <- ev:
-		case <-s.closing:
-			select {
-			case s.events <- ev:
-			default:
-				return
-			}
+		if !st.sendSlow(ev) {
+			return
 		}
 		if c != nil {
 			c.resetHeartbeat()
 		}
 	}
-	s.q.retire(max(len(s.events)-1, 0))
-	s.q.push(0)
+	st.q.retire(max(len(st.events)-1, 0))
+	st.q.push(0)
+}
+
+func (st *Stream) sendSlow(ev Event) bool {
+	select {
+	case st.events <- ev:
+		return true
+	case <-st.closing:
+		select {
+		case st.events <- ev:
+			return true
+		default:
+			return false
+		}
+	}
 }

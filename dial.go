@@ -47,52 +47,52 @@ func endpointURL(raw, path string) (*url.URL, error) {
 	return u, nil
 }
 
-// connect dials, reads the open packet and joins the namespace. It returns
-// the connection and its KindConnected event.
-func (s *Stream) connect(ctx context.Context) (*wireConn, Event, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.opts.ConnectTimeout)
-	defer cancel()
-	auth, err := s.authPayload(ctx)
+// connectEngine dials and reads the Engine.IO open packet; ctx bounds both.
+func (m *Manager) connectEngine(ctx context.Context) (*wireConn, error) {
+	c, err := m.dial(ctx)
 	if err != nil {
-		return nil, Event{}, err
-	}
-	c, err := s.dial(ctx)
-	if err != nil {
-		return nil, Event{}, err
+		return nil, err
 	}
 	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(time.Unix(1, 0)) })
-	ev, err := s.handshake(c, auth)
+	err = c.readOpen()
 	if !stop() || ctx.Err() != nil {
 		err = errors.Join(ctx.Err(), err)
 	}
 	if err != nil {
 		c.close(err)
-		return nil, Event{}, err
+		return nil, err
 	}
 	c.nc.SetDeadline(time.Time{})
+	c.w.timeout.Store(int64(c.deadline))
 	c.resetHeartbeat()
-	return c, ev, nil
+	return c, nil
 }
 
-func (s *Stream) dial(ctx context.Context) (*wireConn, error) {
-	d := ws.Dialer{TLSConfig: s.opts.TLSConfig, NetDial: s.opts.NetDial}
-	if s.opts.Header != nil {
-		h, err := s.opts.Header(ctx)
+func (m *Manager) dial(ctx context.Context) (*wireConn, error) {
+	d := ws.Dialer{TLSConfig: m.opts.TLSConfig, NetDial: m.opts.NetDial}
+	if m.opts.Header != nil {
+		h, err := m.opts.Header(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("siostream: header function: %w", err)
 		}
 		d.Header = ws.HandshakeHeaderHTTP(h)
 	}
-	nc, br, _, err := d.Dial(ctx, s.endpoint.String())
+	nc, br, _, err := d.Dial(ctx, m.endpoint.String())
 	if err != nil {
-		return nil, fmt.Errorf("siostream: dial %s: %w", redactURL(s.endpoint), err)
+		return nil, fmt.Errorf("siostream: dial %s: %w", redactURL(m.endpoint), err)
 	}
 	if br == nil {
 		br = bufio.NewReaderSize(nc, 4096)
 	}
-	c := &wireConn{nc: nc, br: br, limit: s.opts.ReadLimit}
-	c.w = newWriter(nc, 30*time.Second, &s.stats.emitted)
+	c := &wireConn{nc: nc, br: br, limit: m.opts.ReadLimit}
+	c.w = newWriter(nc, 30*time.Second, &m.emitted)
 	return c, nil
+}
+
+func (m *Manager) current() *wireConn {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.conn
 }
 
 // redactURL drops the query (it may carry credentials) from log and error
@@ -101,32 +101,6 @@ func redactURL(u *url.URL) string {
 	v := *u
 	v.RawQuery, v.User = "", nil
 	return v.String()
-}
-
-// handshake reads the Engine.IO open packet, sends CONNECT and waits for
-// the server's answer.
-func (s *Stream) handshake(c *wireConn, auth json.RawMessage) (Event, error) {
-	if err := c.readOpen(); err != nil {
-		return Event{}, err
-	}
-	c.w.timeout.Store(int64(c.deadline))
-	pkt := frames.AppendConnect(append(make([]byte, 0, 64+len(auth)), '4'), s.opts.Namespace, auth)
-	c.w.enqueue(&outFrame{op: opText, data: pkt})
-	for {
-		t, p, bin, err := c.readEngine()
-		if err != nil {
-			return Event{}, err
-		}
-		if bin || t != frames.EngineMessage {
-			if t == frames.EnginePing && !bin {
-				c.w.pong()
-			}
-			continue
-		}
-		if ev, done, err := s.connectReply(p); done {
-			return ev, err
-		}
-	}
 }
 
 func (c *wireConn) readOpen() error {
@@ -144,58 +118,12 @@ func (c *wireConn) readOpen() error {
 	return nil
 }
 
-// connectReply interprets a Socket.IO packet received while joining.
-func (s *Stream) connectReply(p []byte) (Event, bool, error) {
-	var pkt frames.Packet
-	if err := frames.ParsePacket(p, &pkt); err != nil {
-		return Event{}, true, protoErr("socket.io", err)
-	}
-	if !s.ours(pkt.Namespace) {
-		return Event{}, false, nil
-	}
-	switch pkt.Type {
-	case frames.Connect:
-		sid, pid, err := frames.ParseConnectReply(pkt.Data)
-		if err != nil {
-			return Event{}, true, protoErr("socket.io", err)
-		}
-		return s.connected(sid, pid), true, nil
-	case frames.ConnectError:
-		msg, data, err := frames.ParseConnectError(pkt.Data)
-		if err != nil {
-			return Event{}, true, protoErr("socket.io", err)
-		}
-		return Event{}, true, &ConnectError{Namespace: s.opts.Namespace, Message: msg, Data: append(json.RawMessage(nil), data...)}
-	}
-	return Event{}, false, nil
-}
-
-// connected records the session ids and builds the KindConnected event.
-func (s *Stream) connected(sid, pid string) Event {
-	s.mu.Lock()
-	recovered := pid != "" && pid == s.pid
-	s.sid = sid
-	if pid != s.pid {
-		s.offset = ""
-	}
-	s.pid = pid
-	s.mu.Unlock()
-	return Event{Kind: KindConnected, Namespace: s.opts.Namespace, SocketID: sid, Recovered: recovered}
-}
-
-func (s *Stream) ours(ns []byte) bool {
-	if len(ns) == 0 {
-		return s.opts.Namespace == "/"
-	}
-	return string(ns) == s.opts.Namespace
-}
-
 // authPayload calls the Auth function and merges the recovery session, on
 // a fresh copy: the user's value is never changed.
-func (s *Stream) authPayload(ctx context.Context) (json.RawMessage, error) {
+func (st *Stream) authPayload(ctx context.Context) (json.RawMessage, error) {
 	var auth json.RawMessage
-	if s.opts.Auth != nil {
-		v, err := s.opts.Auth(ctx)
+	if st.opts.Auth != nil {
+		v, err := st.opts.Auth(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("siostream: auth function: %w", err)
 		}
@@ -204,20 +132,22 @@ func (s *Stream) authPayload(ctx context.Context) (json.RawMessage, error) {
 		}
 		if string(auth) == "null" {
 			auth = nil
-		} else if len(auth) == 0 || auth[0] != '{' {
+		} else if auth[0] != '{' {
 			return nil, errors.New("siostream: auth payload must be a JSON object")
 		}
 	}
-	s.mu.Lock()
-	pid, offset := s.pid, s.offset
-	s.mu.Unlock()
+	st.mu.Lock()
+	pid, offset := st.pid, st.offset
+	st.mu.Unlock()
 	if pid == "" {
 		return auth, nil
 	}
 	return mergeSession(auth, pid, offset), nil
 }
 
-// mergeSession adds "pid" and "offset" to a JSON object (or makes one).
+// mergeSession adds "pid" and "offset" in front of the fields of a JSON
+// object (or makes one). A field of the same name in auth comes later and
+// wins, as with the reference client.
 func mergeSession(auth json.RawMessage, pid, offset string) json.RawMessage {
 	out := append(make([]byte, 0, len(auth)+len(pid)+len(offset)+32), `{"pid":`...)
 	out = frames.AppendString(out, pid)
@@ -231,11 +161,42 @@ func mergeSession(auth json.RawMessage, pid, offset string) json.RawMessage {
 	return append(out, '}')
 }
 
+func frameConnect(ns string, auth json.RawMessage) []byte {
+	return frames.AppendConnect(append(make([]byte, 0, 64+len(auth)), '4'), ns, auth)
+}
+
 func disconnectFrame(ns string) []byte {
 	return frames.AppendHeader([]byte{'4'}, frames.Header{Type: frames.Disconnect, Namespace: ns})
 }
 
-// close ends a connection that never became the stream's.
+// send queues one text frame and waits up to d for it to be written.
+func (c *wireConn) send(frame []byte, d time.Duration) {
+	f := &outFrame{op: opText, data: frame, done: make(chan error, 1)}
+	if !c.w.enqueue(f) {
+		return
+	}
+	select {
+	case <-f.done:
+	case <-time.After(d):
+	}
+}
+
+// leave writes final (if any) and a WebSocket close frame, waiting up to a
+// second, then closes the socket.
+func (c *wireConn) leave(final []byte) {
+	var f *outFrame
+	if final != nil {
+		f = &outFrame{op: opText, data: final}
+	}
+	c.w.finish(f)
+	select {
+	case <-c.w.done:
+	case <-time.After(time.Second):
+	}
+	c.nc.Close()
+}
+
+// close ends a connection that never became the manager's.
 func (c *wireConn) close(err error) {
 	c.nc.Close()
 	c.w.stop(err)

@@ -9,40 +9,26 @@ import (
 	"github.com/siostream/siostream/frames"
 )
 
-var errServerDisconnect = errors.New("server sent DISCONNECT")
-
 // serve reads c until it fails, and says why in the reference client's
 // words.
-func (s *Stream) serve(c *wireConn) (Reason, error) {
+func (m *Manager) serve(c *wireConn) (Reason, error) {
 	for {
 		t, p, bin, err := c.readEngine()
 		if err == nil {
-			err = s.dispatch(c, t, p, bin)
+			err = m.dispatch(c, t, p, bin)
 		}
 		if err != nil {
-			return reasonFor(err)
+			return classify(err)
 		}
 	}
 }
 
-func reasonFor(err error) (Reason, error) {
-	switch {
-	case errors.Is(err, errServerDisconnect):
-		return ReasonServerDisconnect, ErrServerDisconnect
-	case errors.Is(err, ErrSlowConsumer):
-		return ReasonSlowConsumer, err
-	case errors.Is(err, ErrClosed):
-		return ReasonClientDisconnect, err
-	}
-	return classify(err)
-}
-
-func (s *Stream) dispatch(c *wireConn, t frames.EngineType, p []byte, bin bool) error {
+func (m *Manager) dispatch(c *wireConn, t frames.EngineType, p []byte, bin bool) error {
 	switch {
 	case bin:
-		return s.attachment(c, p)
+		return m.attachment(c, p)
 	case t == frames.EngineMessage:
-		return s.packet(c, p)
+		return m.packet(c, p)
 	case t == frames.EnginePing:
 		c.w.pong()
 		c.resetHeartbeat()
@@ -54,54 +40,73 @@ func (s *Stream) dispatch(c *wireConn, t frames.EngineType, p []byte, bin bool) 
 	return nil
 }
 
-func (s *Stream) limits() frames.Limits {
-	return frames.Limits{MaxAttachments: s.opts.MaxAttachments}
-}
-
-func (s *Stream) packet(c *wireConn, p []byte) error {
+func (m *Manager) packet(c *wireConn, p []byte) error {
 	if c.bin != nil {
 		return protoErr("socket.io", errPendingBin)
 	}
 	var pkt frames.Packet
-	if err := s.limits().ParsePacket(p, &pkt); err != nil {
+	if err := (frames.Limits{MaxAttachments: m.opts.MaxAttachments}).ParsePacket(p, &pkt); err != nil {
 		return protoErr("socket.io", err)
 	}
-	if !s.ours(pkt.Namespace) {
+	st := m.route(pkt.Namespace)
+	if st == nil {
 		return nil
 	}
 	switch pkt.Type {
 	case frames.Event:
-		return s.onEvent(c, &pkt, nil)
+		return st.onEvent(c, &pkt, nil)
 	case frames.Ack:
-		s.acks.resolve(pkt.ID, append(json.RawMessage(nil), pkt.Data...), nil)
+		st.acks.resolve(pkt.ID, append(json.RawMessage(nil), pkt.Data...), nil)
 	case frames.BinaryEvent, frames.BinaryAck:
-		return s.startBinary(c, &pkt)
+		return m.startBinary(c, st, &pkt)
+	case frames.Connect:
+		return st.connectReply(c, pkt.Data)
+	case frames.ConnectError:
+		return st.connectError(pkt.Data)
 	case frames.Disconnect:
-		return errServerDisconnect
+		st.onServerDisconnect(c)
 	}
 	return nil
 }
 
+func (st *Stream) connectReply(c *wireConn, data []byte) error {
+	sid, pid, err := frames.ParseConnectReply(data)
+	if err != nil {
+		return protoErr("socket.io", err)
+	}
+	st.onConnect(c, sid, pid)
+	return nil
+}
+
+func (st *Stream) connectError(data []byte) error {
+	msg, errData, err := frames.ParseConnectError(data)
+	if err != nil {
+		return protoErr("socket.io", err)
+	}
+	st.onConnectError(&ConnectError{Namespace: st.ns, Message: msg, Data: append(json.RawMessage(nil), errData...)})
+	return nil
+}
+
 // startBinary keeps a binary packet until its attachments have arrived.
-func (s *Stream) startBinary(c *wireConn, pkt *frames.Packet) error {
-	b := &binaryPacket{pkt: *pkt, data: append([]byte(nil), pkt.Data...)}
-	b.pkt.Namespace = nil // checked already; the view dies with the buffer
+func (m *Manager) startBinary(c *wireConn, st *Stream, pkt *frames.Packet) error {
+	b := &binaryPacket{st: st, pkt: *pkt, data: append([]byte(nil), pkt.Data...)}
+	b.pkt.Namespace = nil // routed already; the view dies with the buffer
 	b.pkt.Data = b.data
 	if pkt.Attachments == 0 {
-		return s.binaryDone(c, b)
+		return b.done(c)
 	}
 	b.atts = make([][]byte, 0, pkt.Attachments)
 	c.bin = b
 	return nil
 }
 
-func (s *Stream) attachment(c *wireConn, p []byte) error {
+func (m *Manager) attachment(c *wireConn, p []byte) error {
 	b := c.bin
 	if b == nil {
 		return protoErr("engine.io", errUnexpectedBin)
 	}
 	b.size += len(p)
-	if int64(b.size) > s.opts.ReadLimit {
+	if int64(b.size) > m.opts.ReadLimit {
 		return protoErr("socket.io", fmt.Errorf("%w: attachments total %d bytes", errTooLarge, b.size))
 	}
 	b.atts = append(b.atts, append([]byte(nil), p...))
@@ -109,30 +114,30 @@ func (s *Stream) attachment(c *wireConn, p []byte) error {
 		return nil
 	}
 	c.bin = nil
-	return s.binaryDone(c, b)
+	return b.done(c)
 }
 
-func (s *Stream) binaryDone(c *wireConn, b *binaryPacket) error {
+func (b *binaryPacket) done(c *wireConn) error {
 	if b.pkt.Type == frames.BinaryEvent {
-		return s.onEvent(c, &b.pkt, b.atts)
+		return b.st.onEvent(c, &b.pkt, b.atts)
 	}
 	args, err := frames.ResolveBinary(nil, b.data, b.atts)
 	if err != nil {
 		return protoErr("socket.io", err)
 	}
-	s.acks.resolve(b.pkt.ID, args, nil)
+	b.st.acks.resolve(b.pkt.ID, args, nil)
 	return nil
 }
 
 // onEvent builds an Event that owns its bytes in one allocation (name,
 // offset and args share it) and delivers it.
-func (s *Stream) onEvent(c *wireConn, pkt *frames.Packet, atts [][]byte) error {
+func (st *Stream) onEvent(c *wireConn, pkt *frames.Packet, atts [][]byte) error {
 	rawName, rest, err := frames.SplitEvent(pkt.Data)
 	if err != nil {
 		return protoErr("socket.io", err)
 	}
 	var rawOffset []byte
-	if s.pid != "" && !pkt.HasID {
+	if st.pid != "" && !pkt.HasID {
 		if rest, rawOffset, err = splitOffset(rest); err != nil {
 			return protoErr("socket.io", err)
 		}
@@ -147,22 +152,22 @@ func (s *Stream) onEvent(c *wireConn, pkt *frames.Packet, atts [][]byte) error {
 	}
 	offLen := len(buf) - nameLen
 	buf = append(append(append(buf, '['), rest...), ']')
-	ev := Event{Kind: KindEvent, Namespace: s.opts.Namespace, Args: buf[nameLen+offLen:]}
+	ev := Event{Kind: KindEvent, Namespace: st.ns, Args: buf[nameLen+offLen:]}
 	ev.Name = bytesString(buf[:nameLen])
 	if offLen > 0 {
 		ev.Offset = bytesString(buf[nameLen : nameLen+offLen])
-		s.setOffset(ev.Offset)
+		st.setOffset(ev.Offset)
 	}
-	if err := s.withBinary(&ev, atts); err != nil {
+	if err := withBinary(&ev, atts); err != nil {
 		return err
 	}
 	if pkt.HasID {
-		ev.ack = &ackReply{s: s, conn: c, id: pkt.ID}
+		ev.ack = &ackReply{st: st, conn: c, id: pkt.ID}
 	}
-	return s.deliver(c, ev, len(buf))
+	return st.deliver(c, ev, len(buf))
 }
 
-func (s *Stream) withBinary(ev *Event, atts [][]byte) error {
+func withBinary(ev *Event, atts [][]byte) error {
 	if atts == nil {
 		return nil
 	}
@@ -200,10 +205,10 @@ func trimSpace(b []byte) []byte {
 	return b
 }
 
-func (s *Stream) setOffset(off string) {
-	s.mu.Lock()
-	s.offset = off
-	s.mu.Unlock()
+func (st *Stream) setOffset(off string) {
+	st.mu.Lock()
+	st.offset = off
+	st.mu.Unlock()
 }
 
 // bytesString views b as a string. b must never change afterwards: the

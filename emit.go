@@ -20,23 +20,23 @@ import (
 //
 // Reserved event names fail with ErrReservedEvent and packets over the
 // server's maxPayload with ErrPayloadTooLarge, before anything is sent.
-func (s *Stream) Emit(ctx context.Context, event string, args ...any) error {
-	f, err := s.encodeEvent(event, args, nil)
+func (st *Stream) Emit(ctx context.Context, event string, args ...any) error {
+	f, err := st.encodeEvent(event, args, nil)
 	if err != nil {
 		return err
 	}
-	return s.submit(ctx, f)
+	return st.submit(ctx, f)
 }
 
 // EmitVolatile is Emit for events that may be lost: while disconnected
 // they are dropped with ErrNotConnected instead of buffered.
-func (s *Stream) EmitVolatile(ctx context.Context, event string, args ...any) error {
-	f, err := s.encodeEvent(event, args, nil)
+func (st *Stream) EmitVolatile(ctx context.Context, event string, args ...any) error {
+	f, err := st.encodeEvent(event, args, nil)
 	if err != nil {
 		return err
 	}
 	f.vol = true
-	return s.submit(ctx, f)
+	return st.submit(ctx, f)
 }
 
 // EmitWithAck sends an event asking the server to acknowledge it and
@@ -45,17 +45,17 @@ func (s *Stream) EmitVolatile(ctx context.Context, event string, args ...any) er
 // after the packet went out, it fails with an error matching
 // ErrDisconnected; an emit buffered while disconnected waits for the next
 // connection.
-func (s *Stream) EmitWithAck(ctx context.Context, event string, args ...any) (json.RawMessage, error) {
-	p, err := s.acks.add()
+func (st *Stream) EmitWithAck(ctx context.Context, event string, args ...any) (json.RawMessage, error) {
+	p, err := st.acks.add()
 	if err != nil {
 		return nil, err
 	}
-	defer s.acks.remove(p)
-	f, err := s.encodeEvent(event, args, p)
+	defer st.acks.remove(p)
+	f, err := st.encodeEvent(event, args, p)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.submit(ctx, f); err != nil {
+	if err := st.submit(ctx, f); err != nil {
 		return nil, err
 	}
 	select {
@@ -72,15 +72,15 @@ var reserved = map[string]bool{
 }
 
 // encodeEvent builds the EVENT or BINARY_EVENT frame for an emit.
-func (s *Stream) encodeEvent(event string, args []any, ack *pendingAck) (*outFrame, error) {
+func (st *Stream) encodeEvent(event string, args []any, ack *pendingAck) (*outFrame, error) {
 	if reserved[event] {
 		return nil, fmt.Errorf("%w: %q", ErrReservedEvent, event)
 	}
-	h := frames.Header{Type: frames.Event, Namespace: s.opts.Namespace}
+	h := frames.Header{Type: frames.Event, Namespace: st.ns}
 	if ack != nil {
 		h.ID, h.HasID = ack.id, true
 	}
-	f, err := s.encode(h, event, args)
+	f, err := st.encode(h, event, args)
 	if f != nil {
 		f.ack = ack
 	}
@@ -89,7 +89,7 @@ func (s *Stream) encodeEvent(event string, args []any, ack *pendingAck) (*outFra
 
 // encode builds a frame: header, then a JSON array of the optional event
 // name and args. []byte values become attachments.
-func (s *Stream) encode(h frames.Header, event string, args []any) (*outFrame, error) {
+func (st *Stream) encode(h frames.Header, event string, args []any) (*outFrame, error) {
 	args, atts, err := extract(args)
 	if err != nil {
 		return nil, fmt.Errorf("siostream: encode args: %w", err)
@@ -113,8 +113,8 @@ func (s *Stream) encode(h frames.Header, event string, args []any) (*outFrame, e
 		b = b[:len(b)-1]
 	}
 	b = append(b, ']')
-	f := &outFrame{op: ws.OpText, data: b, atts: atts, pool: true}
-	return f, s.checkSize(f)
+	f := &outFrame{op: ws.OpText, data: b, atts: atts, pool: true, owner: st}
+	return f, st.checkSize(f)
 }
 
 // extract replaces []byte args by placeholders, skipping the walk when
@@ -159,8 +159,8 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 
 // checkSize rejects a frame that the server would refuse (its maxPayload
 // applies to each WebSocket message).
-func (s *Stream) checkSize(f *outFrame) error {
-	limit := s.maxPayload.Load()
+func (st *Stream) checkSize(f *outFrame) error {
+	limit := st.maxPayload.Load()
 	if limit <= 0 {
 		return nil
 	}
@@ -177,42 +177,42 @@ func (s *Stream) checkSize(f *outFrame) error {
 
 // submit hands f to the connection's writer, or buffers it while
 // disconnected.
-func (s *Stream) submit(ctx context.Context, f *outFrame) error {
-	s.mu.Lock()
-	if s.err != nil || s.isClosing() {
-		s.mu.Unlock()
+func (st *Stream) submit(ctx context.Context, f *outFrame) error {
+	st.mu.Lock()
+	if st.err != nil || st.isClosing() {
+		st.mu.Unlock()
 		f.release()
 		return ErrClosed
 	}
-	if c := s.conn; c != nil {
+	if c := st.conn; c != nil {
 		f.done = donePool.Get().(chan error)
-		s.acks.bind(f.ack, c)
+		st.acks.bind(f.ack, c)
 		if c.w.enqueue(f) {
-			s.mu.Unlock()
+			st.mu.Unlock()
 			return wait(ctx, f.done)
 		}
 		donePool.Put(f.done)
 		f.done = nil
 	}
-	err := s.buffer(f)
-	s.mu.Unlock()
+	err := st.buffer(f)
+	st.mu.Unlock()
 	return err
 }
 
 // buffer keeps f for the next connection. Called with s.mu held.
-func (s *Stream) buffer(f *outFrame) error {
+func (st *Stream) buffer(f *outFrame) error {
 	switch {
 	case f.vol:
 		f.release()
 		return ErrNotConnected
-	case s.opts.EmitBufferCount < 0 || len(s.outbox) >= s.opts.EmitBufferCount ||
-		s.outBytes+f.size() > s.opts.EmitBufferBytes:
+	case st.opts.EmitBufferCount < 0 || len(st.outbox) >= st.opts.EmitBufferCount ||
+		st.outBytes+f.size() > st.opts.EmitBufferBytes:
 		f.release()
 		return ErrBufferFull
 	}
-	s.acks.bind(f.ack, nil)
-	s.outbox = append(s.outbox, f)
-	s.outBytes += f.size()
+	st.acks.bind(f.ack, nil)
+	st.outbox = append(st.outbox, f)
+	st.outBytes += f.size()
 	return nil
 }
 

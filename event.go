@@ -176,7 +176,7 @@ func argsList(args json.RawMessage) ([]byte, error) {
 
 // ackReply is the right to answer one server ack request.
 type ackReply struct {
-	s    *Stream
+	st   *Stream
 	conn *wireConn
 	id   uint64
 	used atomic.Bool
@@ -186,5 +186,5 @@ func (a *ackReply) send(ctx context.Context, args []any) error {
 	if !a.used.CompareAndSwap(false, true) {
 		return ErrAckTwice
 	}
-	return a.s.sendAck(ctx, a.conn, a.id, args)
+	return a.st.sendAck(ctx, a.conn, a.id, args)
 }

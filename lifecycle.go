@@ -1,138 +1,182 @@
 package siostream
 
 import (
+	"context"
 	"errors"
+	"sync"
 	"time"
 )
 
-// attach makes c the stream's connection, flushes the emits buffered
-// while disconnected, in order, and delivers the connected event.
-func (s *Stream) attach(c *wireConn, ev Event) bool {
-	s.mu.Lock()
-	if s.isClosing() {
-		s.mu.Unlock()
-		c.close(ErrClosed)
-		return false
+// onConnect handles the server's CONNECT reply on c: the stream is joined,
+// its buffered emits are flushed in order, and KindConnected delivered.
+func (st *Stream) onConnect(c *wireConn, sid, pid string) {
+	st.mu.Lock()
+	if st.err != nil || st.isClosing() {
+		st.mu.Unlock()
+		return
 	}
-	s.conn = c
-	s.maxPayload.Store(c.open.MaxPayload)
-	for _, f := range s.outbox {
-		s.acks.bind(f.ack, c)
+	recovered := pid != "" && pid == st.pid
+	if pid != st.pid {
+		st.offset = ""
+	}
+	st.sid, st.pid, st.conn, st.attempts = sid, pid, c, 0
+	st.maxPayload.Store(c.open.MaxPayload)
+	for _, f := range st.outbox {
+		st.acks.bind(f.ack, c)
 		c.w.enqueue(f)
 	}
-	clear(s.outbox)
-	s.outbox, s.outBytes = s.outbox[:0], 0
-	s.mu.Unlock()
-	s.opts.Logger.Info("siostream: connected", "namespace", s.opts.Namespace, "sid", ev.SocketID, "recovered", ev.Recovered)
-	s.lifecycle(ev, c)
-	return true
+	clear(st.outbox)
+	st.outbox, st.outBytes = st.outbox[:0], 0
+	st.mu.Unlock()
+	st.m.opts.Logger.Info("siostream: connected", "namespace", st.ns, "sid", sid, "recovered", recovered)
+	st.lifecycle(Event{Kind: KindConnected, Namespace: st.ns, SocketID: sid, Recovered: recovered}, c)
+	select {
+	case st.joined <- nil:
+	default:
+	}
 }
 
-// detach ends c: frames it never wrote go back to the outbox front, acks
-// waiting on it fail, and the disconnected event is delivered. It returns
-// the final reason: Close overrides what the reader saw.
-func (s *Stream) detach(c *wireConn, reason Reason, cause error) (Reason, error) {
-	if s.isClosing() {
-		reason, cause = ReasonClientDisconnect, ErrClosed
+// onConnectError handles the server's refusal. During Dial it goes back
+// to the caller; later it ends the stream, or retries the join when
+// ReconnectOnServerDisconnect is set.
+func (st *Stream) onConnectError(ce *ConnectError) {
+	select {
+	case st.joined <- ce:
+		return
+	default:
 	}
-	c.nc.Close()
-	rest := c.w.stop(cause)
-	s.mu.Lock()
-	s.conn = nil
-	s.requeue(rest)
-	s.mu.Unlock()
-	s.acks.failConn(c, errors.Join(ErrDisconnected, cause))
-	s.opts.Logger.Info("siostream: disconnected", "namespace", s.opts.Namespace, "reason", string(reason), "err", cause)
-	s.lifecycle(Event{Kind: KindDisconnected, Namespace: s.opts.Namespace, Reason: reason, Err: cause}, nil)
-	return reason, cause
+	st.lifecycle(Event{Kind: KindConnectError, Namespace: st.ns, Err: ce}, nil)
+	if st.opts.ReconnectOnServerDisconnect {
+		st.retryJoin()
+		return
+	}
+	st.m.forget(st)
+	st.finish(nil, ce)
+}
+
+// onServerDisconnect handles the server's DISCONNECT for the namespace.
+func (st *Stream) onServerDisconnect(c *wireConn) {
+	st.mu.Lock()
+	st.conn = nil
+	st.mu.Unlock()
+	st.acks.failConn(c, errors.Join(ErrDisconnected, ErrServerDisconnect))
+	ev := &Event{Kind: KindDisconnected, Reason: ReasonServerDisconnect, Err: ErrServerDisconnect}
+	if st.opts.ReconnectOnServerDisconnect {
+		ev.Namespace = st.ns
+		st.lifecycle(*ev, c)
+		st.retryJoin()
+		return
+	}
+	st.m.forget(st)
+	st.finish(ev, ErrServerDisconnect)
+}
+
+// endSlow ends a stream whose consumer fell behind under
+// DisconnectSlowConsumer; the connection stays for the other streams.
+func (st *Stream) endSlow(c *wireConn) {
+	c.w.enqueue(&outFrame{op: opText, data: disconnectFrame(st.ns)})
+	st.mu.Lock()
+	st.conn = nil
+	st.mu.Unlock()
+	st.m.forget(st)
+	st.finish(&Event{Kind: KindDisconnected, Reason: ReasonSlowConsumer, Err: ErrSlowConsumer}, ErrSlowConsumer)
+}
+
+// detach handles the loss of connection c: frames it never wrote go back
+// to the outbox front, acks waiting on it fail, and KindDisconnected is
+// delivered if the stream was joined on c.
+func (st *Stream) detach(c *wireConn, reason Reason, cause error, rest []*outFrame) {
+	st.mu.Lock()
+	was := st.conn == c
+	if was {
+		st.conn = nil
+	}
+	st.requeue(rest)
+	st.mu.Unlock()
+	st.acks.failConn(c, errors.Join(ErrDisconnected, cause))
+	if was {
+		st.lifecycle(Event{Kind: KindDisconnected, Namespace: st.ns, Reason: reason, Err: cause}, nil)
+	}
 }
 
 // requeue puts unwritten frames back in front of the outbox. Volatile
-// frames are dropped. Called with s.mu held.
-func (s *Stream) requeue(rest []*outFrame) {
+// frames are dropped. Called with st.mu held.
+func (st *Stream) requeue(rest []*outFrame) {
 	keep := rest[:0]
 	for _, f := range rest {
-		if f.volatile() {
+		if f.vol {
 			finishFrame(f, ErrNotConnected)
 			continue
 		}
-		s.acks.bind(f.ack, nil)
-		s.outBytes += f.size()
+		st.acks.bind(f.ack, nil)
+		st.outBytes += f.size()
 		keep = append(keep, f)
 	}
-	s.outbox = append(keep, s.outbox...)
+	st.outbox = append(keep, st.outbox...)
 }
 
-// reconnect decides whether to reconnect after reason and does so with
-// backoff. It returns the new connection, or the error that ends the
-// stream.
-func (s *Stream) reconnect(reason Reason, cause error) (*wireConn, error) {
-	switch {
-	case reason == ReasonClientDisconnect:
-		return nil, ErrClosed
-	case s.opts.NoReconnect:
-		return nil, cause
-	case reason == ReasonSlowConsumer:
-		return nil, ErrSlowConsumer
-	case reason == ReasonServerDisconnect && !s.opts.ReconnectOnServerDisconnect:
-		return nil, ErrServerDisconnect
+// failOutbox fails every buffered emit. Called with st.mu held.
+func (st *Stream) failOutbox(err error) {
+	for _, f := range st.outbox {
+		finishFrame(f, err)
 	}
-	for attempt := 1; ; attempt++ {
-		c, err := s.attempt(attempt)
-		if err == nil {
-			s.stats.reconnects.Add(1)
-			return c, nil
-		}
-		if stop := s.giveUp(attempt, err); stop != nil {
-			return nil, stop
-		}
-	}
+	clear(st.outbox)
+	st.outbox, st.outBytes = nil, 0
 }
 
-// attempt waits the backoff delay, then connects once.
-func (s *Stream) attempt(n int) (*wireConn, error) {
-	d := backoffDelay(&s.opts, n)
-	s.opts.Logger.Info("siostream: reconnecting", "namespace", s.opts.Namespace, "attempt", n, "delay", d)
-	s.lifecycle(Event{Kind: KindReconnecting, Namespace: s.opts.Namespace, Attempt: n, Delay: d}, nil)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-s.closing:
-		return nil, ErrClosed
-	}
-	c, ev, err := s.connect(s.ctx)
+// sendConnect calls the Auth function and queues CONNECT on c.
+func (st *Stream) sendConnect(ctx context.Context, c *wireConn) error {
+	auth, err := st.authPayload(ctx)
 	if err != nil {
-		return nil, err
-	}
-	if !s.attach(c, ev) {
-		return nil, ErrClosed
-	}
-	return c, nil
-}
-
-// giveUp reports the failed attempt and returns non-nil when the stream
-// must end.
-func (s *Stream) giveUp(n int, err error) error {
-	if s.isClosing() {
-		return ErrClosed
-	}
-	s.lifecycle(Event{Kind: KindConnectError, Namespace: s.opts.Namespace, Err: err, Attempt: n}, nil)
-	var ce *ConnectError
-	if errors.As(err, &ce) && !s.opts.ReconnectOnServerDisconnect {
 		return err
 	}
-	if m := s.opts.MaxReconnectAttempts; m > 0 && n >= m {
-		return errors.Join(ErrReconnectFailed, err)
+	pkt := frameConnect(st.ns, auth)
+	if !c.w.enqueue(&outFrame{op: opText, data: pkt, owner: st}) {
+		return ErrDisconnected
 	}
 	return nil
 }
 
-// failOutbox fails every buffered emit. Called with s.mu held.
-func (s *Stream) failOutbox(err error) {
-	for _, f := range s.outbox {
-		finishFrame(f, err)
+// retryTimer is a pending re-join; Close stops it and waits for it.
+type retryTimer struct {
+	t    *time.Timer
+	done chan struct{}
+	once sync.Once
+}
+
+// retryJoin sends CONNECT again after the backoff delay, on whatever
+// connection is live then (a reconnect sends it anyway).
+func (st *Stream) retryJoin() {
+	st.mu.Lock()
+	if st.isClosing() {
+		st.mu.Unlock()
+		return
 	}
-	clear(s.outbox)
-	s.outbox, s.outBytes = nil, 0
+	st.attempts++
+	n, d := st.attempts, backoffDelay(&st.m.opts, st.attempts)
+	rt := &retryTimer{done: make(chan struct{})}
+	rt.t = time.AfterFunc(d, func() {
+		defer rt.once.Do(func() { close(rt.done) })
+		ctx, cancel := context.WithTimeout(context.Background(), st.m.opts.ConnectTimeout)
+		defer cancel()
+		if c := st.m.current(); c != nil && !st.isClosing() {
+			st.sendConnect(ctx, c)
+		}
+	})
+	st.retry = rt
+	st.mu.Unlock()
+	st.lifecycle(Event{Kind: KindReconnecting, Namespace: st.ns, Attempt: n, Delay: d}, nil)
+}
+
+func (st *Stream) stopRetry() {
+	st.mu.Lock()
+	rt := st.retry
+	st.mu.Unlock()
+	if rt == nil {
+		return
+	}
+	if rt.t.Stop() {
+		rt.once.Do(func() { close(rt.done) })
+	}
+	<-rt.done
 }

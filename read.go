@@ -32,6 +32,7 @@ type wireConn struct {
 
 // binaryPacket is a BINARY_EVENT or BINARY_ACK waiting for attachments.
 type binaryPacket struct {
+	st   *Stream
 	pkt  frames.Packet
 	data []byte // owned copy of the text frame's JSON
 	atts [][]byte

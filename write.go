@@ -18,8 +18,9 @@ type outFrame struct {
 	data []byte
 	atts [][]byte
 	done chan error // nil when nobody waits
-	ack  *pendingAck
-	pool bool // data came from framePool
+	ack   *pendingAck
+	owner *Stream // nil for connection-level frames
+	pool  bool // data came from framePool
 	vol  bool // volatile: dropped rather than buffered
 }
 

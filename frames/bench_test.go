@@ -1,0 +1,91 @@
+package frames
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// eventPayload returns an EVENT on /admin with ack id 12 whose arguments
+// take about size bytes.
+func eventPayload(size int) []byte {
+	var args strings.Builder
+	for i := 0; args.Len() < size; i++ {
+		args.WriteString(`,{"id":` + strconv.Itoa(i) + `,"text":"hello \"world\"","ok":true,"tags":["a","b"]}`)
+	}
+	return []byte(`2/admin,12["message"` + args.String() + `]`)
+}
+
+func BenchmarkParsePacket(b *testing.B) {
+	for _, c := range []struct {
+		name    string
+		payload []byte
+	}{
+		{"event-small", []byte(`2/admin,12["message","hi",1]`)},
+		{"event-1KiB", eventPayload(1024)},
+		{"ack", []byte(`3/admin,12[null,{"ok":true,"n":[1,2,3]}]`)},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(c.payload)))
+			var p Packet
+			for b.Loop() {
+				if err := ParsePacket(c.payload, &p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkSplitEvent(b *testing.B) {
+	data := eventPayload(1024)[10:]
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		_, rest, err := SplitEvent(data)
+		for err == nil && len(rest) > 0 {
+			_, rest, err = NextValue(rest)
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParseEngine(b *testing.B) {
+	frame := []byte("2")
+	b.ReportAllocs()
+	b.SetBytes(int64(len(frame)))
+	for b.Loop() {
+		if _, _, err := ParseEngine(frame); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkAppendEvent(b *testing.B) {
+	h := Header{Type: Event, Namespace: "/admin", ID: 12, HasID: true}
+	args := []json.RawMessage{json.RawMessage(`{"id":1,"text":"hello"}`), json.RawMessage(`[1,2,3]`), json.RawMessage(`"x"`)}
+	dst := AppendEvent(nil, h, "message", args...)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(dst)))
+	for b.Loop() {
+		dst = AppendEvent(dst[:0], h, "message", args...)
+	}
+}
+
+func BenchmarkResolveBinary(b *testing.B) {
+	data := []byte(`["upload",{"name":"a.png","file":{"_placeholder":true,"num":0}},{"_placeholder":true,"num":1}]`)
+	atts := [][]byte{make([]byte, 512), make([]byte, 64)}
+	dst, _ := ResolveBinary(nil, data, atts)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data) + len(atts[0]) + len(atts[1])))
+	for b.Loop() {
+		var err error
+		if dst, err = ResolveBinary(dst[:0], data, atts); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

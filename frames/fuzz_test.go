@@ -1,0 +1,272 @@
+package frames
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"slices"
+	"testing"
+	"unicode/utf8"
+)
+
+// sentinels are the errors decoders may wrap.
+var sentinels = []error{
+	ErrEmpty, ErrUnknownType, ErrBadNamespace, ErrBadAckID, ErrAckIDOverflow,
+	ErrBadAttachments, ErrTooManyAttachments, ErrInvalidJSON, ErrTooDeep,
+	ErrBadPayload, ErrBadPlaceholder, ErrBadOpen,
+}
+
+// checkDecodeError fails unless err is a *SyntaxError wrapping a sentinel,
+// quoting at most nearLen bytes.
+func checkDecodeError(t *testing.T, err error) {
+	t.Helper()
+	var se *SyntaxError
+	if !errors.As(err, &se) || !slices.Contains(sentinels, se.Err) || len(se.Near) > nearLen {
+		t.Fatalf("malformed error %#v", err)
+	}
+}
+
+// sameError fails unless two decoding errors are identical.
+func sameError(t *testing.T, a, b error) {
+	t.Helper()
+	var x, y *SyntaxError
+	if !errors.As(a, &x) || !errors.As(b, &y) || *x != *y {
+		t.Fatalf("rejected differently when re-parsed: %v then %v", a, b)
+	}
+}
+
+// messagePayloads returns the Socket.IO payloads of the golden cases.
+func messagePayloads() [][]byte {
+	var out [][]byte
+	for _, c := range goldens {
+		if len(c.frame) > 0 && c.frame[0] == '4' {
+			out = append(out, []byte(c.frame[1:]))
+		}
+	}
+	return out
+}
+
+func FuzzParseEngine(f *testing.F) {
+	for _, c := range goldens {
+		f.Add([]byte(c.frame))
+	}
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		typ, payload, err := ParseEngine(frame)
+		if err != nil {
+			checkDecodeError(t, err)
+			_, _, again := ParseEngine(frame)
+			sameError(t, err, again)
+			return
+		}
+		if got := AppendEngine(nil, typ, payload); !bytes.Equal(got, frame) {
+			t.Fatalf("re-encoded %q as %q", frame, got)
+		}
+		if typ.String() != engineNames[typ] {
+			t.Fatalf("type %d named %q", typ, typ.String())
+		}
+	})
+}
+
+func FuzzParsePacket(f *testing.F) {
+	for _, p := range messagePayloads() {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		checkScannerDifferential(t, payload)
+		var p Packet
+		err := ParsePacket(payload, &p)
+		if err != nil {
+			checkDecodeError(t, err)
+			sameError(t, err, ParsePacket(payload, &p))
+			if !reflect.DeepEqual(p, Packet{}) {
+				t.Fatalf("packet %+v left after an error", p)
+			}
+			return
+		}
+		checkPacketStable(t, p)
+		checkPacketMeaning(t, p)
+	})
+}
+
+// checkScannerDifferential compares the scanner with json.Valid.
+func checkScannerDifferential(t *testing.T, in []byte) {
+	_, _, err := validValue(in, 0, maxDepthCap)
+	if errors.Is(err, ErrTooDeep) {
+		return
+	}
+	if got, want := err == nil, json.Valid(in); got != want {
+		t.Fatalf("scanner says valid=%v (%v), encoding/json says %v for %q", got, err, want, in)
+	}
+}
+
+// checkPacketStable re-encodes p from its fields and decodes it again.
+func checkPacketStable(t *testing.T, p Packet) {
+	h := Header{Type: p.Type, Attachments: p.Attachments, Namespace: string(p.Namespace), ID: p.ID, HasID: p.HasID}
+	enc := append(AppendHeader(nil, h), p.Data...)
+	var q Packet
+	if err := ParsePacket(enc, &q); err != nil {
+		t.Fatalf("re-encoded %+v as %q, which fails: %v", p, enc, err)
+	}
+	if !reflect.DeepEqual(p, q) {
+		t.Fatalf("decoded %+v, re-encoded %q, decoded %+v", p, enc, q)
+	}
+	if p.Data != nil && !json.Valid(p.Data) {
+		t.Fatalf("accepted invalid JSON %q", p.Data)
+	}
+}
+
+// checkPacketMeaning decodes the data of an accepted packet the way a
+// client would.
+func checkPacketMeaning(t *testing.T, p Packet) {
+	switch p.Type {
+	case Event, BinaryEvent:
+		checkEventStable(t, p)
+	case Ack, BinaryAck:
+		if _, err := splitList(p.Data[1 : len(p.Data)-1]); err != nil {
+			t.Fatalf("ACK %q: %v", p.Data, err)
+		}
+	case Connect:
+		ParseConnectReply(p.Data)
+	case ConnectError:
+		if _, _, err := ParseConnectError(p.Data); err != nil {
+			checkDecodeError(t, err)
+		}
+	}
+	if p.Data != nil {
+		ResolveBinary(nil, p.Data, [][]byte{{1}})
+	}
+}
+
+// checkEventStable splits an accepted EVENT, re-encodes it with
+// AppendEvent and checks that it decodes to the same name and arguments.
+func checkEventStable(t *testing.T, p Packet) {
+	name, args := decodeEvent(t, p.Data)
+	raw := make([]json.RawMessage, len(args))
+	for i, a := range args {
+		raw[i] = json.RawMessage(a)
+	}
+	h := Header{Type: p.Type, Attachments: p.Attachments, Namespace: string(p.Namespace), ID: p.ID, HasID: p.HasID}
+	enc := AppendEvent(nil, h, name, raw...)
+	var q Packet
+	if err := ParsePacket(enc, &q); err != nil {
+		t.Fatalf("AppendEvent wrote %q, which fails: %v", enc, err)
+	}
+	name2, args2 := decodeEvent(t, q.Data)
+	if name2 != name || !slicesEqual(args, args2) {
+		t.Fatalf("event %q %q re-encoded as %q", name, args, enc)
+	}
+}
+
+// decodeEvent returns the decoded name and the raw arguments of an EVENT.
+func decodeEvent(t *testing.T, data []byte) (string, []string) {
+	raw, rest, err := SplitEvent(data)
+	if err != nil {
+		t.Fatalf("SplitEvent(%q): %v", data, err)
+	}
+	name, err := AppendUnquote(nil, raw)
+	if err != nil || !utf8.Valid(name) {
+		t.Fatalf("event name %q: %q, %v", raw, name, err)
+	}
+	var want string
+	err = json.Unmarshal(append(append([]byte{'"'}, raw...), '"'), &want)
+	if err != nil || want != string(name) {
+		t.Fatalf("event name %q decoded as %q, encoding/json says %q (%v)", raw, name, want, err)
+	}
+	args, err := splitList(rest)
+	if err != nil {
+		t.Fatalf("arguments %q: %v", rest, err)
+	}
+	return string(name), args
+}
+
+func FuzzParseOpen(f *testing.F) {
+	for _, c := range goldens {
+		if c.engine == EngineOpen {
+			f.Add([]byte(c.frame[1:]))
+		}
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		o, err := ParseOpen(payload)
+		if err != nil {
+			checkDecodeError(t, err)
+			_, again := ParseOpen(payload)
+			sameError(t, err, again)
+			return
+		}
+		enc := AppendOpen(nil, o)
+		o2, err := ParseOpen(enc)
+		if o.Upgrades == nil {
+			o.Upgrades = []string{}
+		}
+		if err != nil || !reflect.DeepEqual(o, o2) {
+			t.Fatalf("decoded %+v, re-encoded %s, decoded %+v (%v)", o, enc, o2, err)
+		}
+	})
+}
+
+func FuzzResolveBinary(f *testing.F) {
+	for _, c := range goldens {
+		if c.err == nil && c.data != "" {
+			f.Add([]byte(c.data), uint8(len(c.binary)))
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte, n uint8) {
+		atts := make([][]byte, n%8)
+		for i := range atts {
+			atts[i] = bytes.Repeat([]byte{byte(i)}, i)
+		}
+		out, err := ResolveBinary([]byte("x"), data, atts)
+		if err != nil {
+			checkDecodeError(t, err)
+			if errors.Is(err, ErrInvalidJSON) && json.Valid(data) {
+				t.Fatalf("rejected valid JSON %q: %v", data, err)
+			}
+			if string(out) != "x" {
+				t.Fatalf("dst changed to %q on error", out)
+			}
+			return
+		}
+		if !json.Valid(out[1:]) {
+			t.Fatalf("resolved %q to invalid JSON %q", data, out[1:])
+		}
+		if !json.Valid(data) {
+			t.Fatalf("resolved invalid JSON %q", data)
+		}
+	})
+}
+
+func FuzzSplitEvent(f *testing.F) {
+	for _, c := range goldens {
+		f.Add([]byte(c.data))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkStringDifferential(t, string(data))
+		raw, rest, err := SplitEvent(data)
+		if err != nil {
+			checkDecodeError(t, err)
+			return
+		}
+		if !bytes.Contains(data, raw) || !bytes.Contains(data, rest) {
+			t.Fatalf("SplitEvent(%q) returned %q, %q", data, raw, rest)
+		}
+		var p Packet
+		if ParsePacket(append([]byte{'2'}, data...), &p) == nil {
+			decodeEvent(t, p.Data)
+		}
+	})
+}
+
+// checkStringDifferential compares AppendString with encoding/json and
+// checks that AppendUnquote undoes it.
+func checkStringDifferential(t *testing.T, s string) {
+	want, _ := json.Marshal(s)
+	got := AppendString(nil, s)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("AppendString(%q) = %s, encoding/json says %s", s, got, want)
+	}
+	dec, err := AppendUnquote(nil, got[1:len(got)-1])
+	if err != nil || (utf8.ValidString(s) && string(dec) != s) {
+		t.Fatalf("AppendUnquote(%s) = %q, %v", got, dec, err)
+	}
+}
