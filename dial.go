@@ -69,7 +69,7 @@ func (m *Manager) connectEngine(ctx context.Context) (*wireConn, error) {
 }
 
 func (m *Manager) dial(ctx context.Context) (*wireConn, error) {
-	d := ws.Dialer{TLSConfig: m.opts.TLSConfig, NetDial: m.opts.NetDial}
+	d := ws.Dialer{TLSConfig: m.opts.TLSConfig, NetDial: m.opts.NetDial, Extensions: extensions(m.opts.Compression)}
 	if m.opts.Header != nil {
 		h, err := m.opts.Header(ctx)
 		if err != nil {
@@ -77,15 +77,24 @@ func (m *Manager) dial(ctx context.Context) (*wireConn, error) {
 		}
 		d.Header = ws.HandshakeHeaderHTTP(h)
 	}
-	nc, br, _, err := d.Dial(ctx, m.endpoint.String())
+	nc, br, hs, err := d.Dial(ctx, m.endpoint.String())
 	if err != nil {
 		return nil, fmt.Errorf("siostream: dial %s: %w", redactURL(m.endpoint), err)
+	}
+	fl, err := negotiated(hs)
+	if err != nil {
+		nc.Close()
+		return nil, err
 	}
 	if br == nil {
 		br = bufio.NewReaderSize(nc, 4096)
 	}
 	c := &wireConn{nc: nc, br: br, limit: m.opts.ReadLimit}
 	c.w = newWriter(nc, 30*time.Second, &m.emitted)
+	if fl != nil {
+		c.inf = &inflater{keepState: !fl.ServerNoContextTakeover}
+		c.w.deflate = true
+	}
 	return c, nil
 }
 

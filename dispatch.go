@@ -164,7 +164,38 @@ func (st *Stream) onEvent(c *wireConn, pkt *frames.Packet, atts [][]byte) error 
 	if pkt.HasID {
 		ev.ack = &ackReply{st: st, conn: c, id: pkt.ID}
 	}
+	if st.active.Load() != c {
+		return st.holdEarly(ev, len(buf))
+	}
 	return st.deliver(c, ev, len(buf))
+}
+
+// earlyEvent is an event that arrived before the namespace's CONNECT reply
+// (a recovering server replays missed events first). Like the reference
+// client, the stream delivers them right after KindConnected.
+type earlyEvent struct {
+	ev   Event
+	size int
+}
+
+var errTooEarly = errors.New("too many events before the CONNECT reply")
+
+// holdEarly keeps ev until the CONNECT reply; only the reader touches early.
+func (st *Stream) holdEarly(ev Event, size int) error {
+	if len(st.early) >= st.opts.EventBuffer*4 {
+		return protoErr("socket.io", errTooEarly)
+	}
+	st.early = append(st.early, earlyEvent{ev, size})
+	return nil
+}
+
+// flushEarly delivers the held events after KindConnected.
+func (st *Stream) flushEarly(c *wireConn) {
+	for i, e := range st.early {
+		st.deliver(c, e.ev, e.size)
+		st.early[i] = earlyEvent{}
+	}
+	st.early = st.early[:0]
 }
 
 func withBinary(ev *Event, atts [][]byte) error {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"time"
 
 	"github.com/gobwas/ws"
 	"github.com/siostream/siostream/frames"
@@ -21,6 +22,10 @@ import (
 // Reserved event names fail with ErrReservedEvent and packets over the
 // server's maxPayload with ErrPayloadTooLarge, before anything is sent.
 func (st *Stream) Emit(ctx context.Context, event string, args ...any) error {
+	if st.opts.Retries > 0 {
+		_, err := st.emitReliable(ctx, event, args)
+		return err
+	}
 	f, err := st.encodeEvent(event, args, nil)
 	if err != nil {
 		return err
@@ -46,6 +51,15 @@ func (st *Stream) EmitVolatile(ctx context.Context, event string, args ...any) e
 // ErrDisconnected; an emit buffered while disconnected waits for the next
 // connection.
 func (st *Stream) EmitWithAck(ctx context.Context, event string, args ...any) (json.RawMessage, error) {
+	if st.opts.Retries > 0 {
+		return st.emitReliable(ctx, event, args)
+	}
+	return st.emitAck(ctx, event, args, 0)
+}
+
+// emitAck sends an event with an ack id and waits for the reply. The
+// ackTimeout clock (none when zero) starts once the packet is written.
+func (st *Stream) emitAck(ctx context.Context, event string, args []any, ackTimeout time.Duration) (json.RawMessage, error) {
 	p, err := st.acks.add()
 	if err != nil {
 		return nil, err
@@ -55,12 +69,21 @@ func (st *Stream) EmitWithAck(ctx context.Context, event string, args ...any) (j
 	if err != nil {
 		return nil, err
 	}
+	f.done = donePool.Get().(chan error)
 	if err := st.submit(ctx, f); err != nil {
 		return nil, err
+	}
+	var timeout <-chan time.Time
+	if ackTimeout > 0 {
+		t := time.NewTimer(ackTimeout)
+		defer t.Stop()
+		timeout = t.C
 	}
 	select {
 	case r := <-p.ch:
 		return r.args, r.err
+	case <-timeout:
+		return nil, context.DeadlineExceeded
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -184,19 +207,27 @@ func (st *Stream) submit(ctx context.Context, f *outFrame) error {
 		f.release()
 		return ErrClosed
 	}
-	if c := st.conn; c != nil {
+	waitBuffered := f.done != nil // the caller waits for the write even if buffered
+	if f.done == nil {
 		f.done = donePool.Get().(chan error)
+	}
+	if c := st.conn; c != nil {
 		st.acks.bind(f.ack, c)
 		if c.w.enqueue(f) {
 			st.mu.Unlock()
 			return wait(ctx, f.done)
 		}
+	}
+	if !waitBuffered {
 		donePool.Put(f.done)
 		f.done = nil
 	}
 	err := st.buffer(f)
 	st.mu.Unlock()
-	return err
+	if err != nil || !waitBuffered {
+		return err
+	}
+	return wait(ctx, f.done)
 }
 
 // buffer keeps f for the next connection. Called with s.mu held.

@@ -24,9 +24,10 @@ var (
 	// ErrNotConnected is returned for volatile emits made while the stream
 	// is not connected: they are dropped, never buffered.
 	ErrNotConnected = errors.New("siostream: not connected")
-	// ErrDisconnected fails a pending EmitWithAck when the connection that
-	// carried the emit is lost before the server answered.
-	ErrDisconnected = errors.New("siostream: disconnected before the ack arrived")
+	// ErrDisconnected fails an emit whose connection was lost while it was
+	// being written, and a pending EmitWithAck whose connection was lost
+	// before the server answered.
+	ErrDisconnected = errors.New("siostream: connection lost")
 	// ErrAckStale is returned by Event.Ack when the connection the event
 	// arrived on is gone: an ack never goes out on a later connection.
 	ErrAckStale = errors.New("siostream: ack for an event from a previous connection")

@@ -19,7 +19,8 @@ func (st *Stream) onConnect(c *wireConn, sid, pid string) {
 	if pid != st.pid {
 		st.offset = ""
 	}
-	st.sid, st.pid, st.conn, st.attempts = sid, pid, c, 0
+	st.sid, st.pid, st.attempts = sid, pid, 0
+	st.setConn(c)
 	st.maxPayload.Store(c.open.MaxPayload)
 	for _, f := range st.outbox {
 		st.acks.bind(f.ack, c)
@@ -30,6 +31,7 @@ func (st *Stream) onConnect(c *wireConn, sid, pid string) {
 	st.mu.Unlock()
 	st.m.opts.Logger.Info("siostream: connected", "namespace", st.ns, "sid", sid, "recovered", recovered)
 	st.lifecycle(Event{Kind: KindConnected, Namespace: st.ns, SocketID: sid, Recovered: recovered}, c)
+	st.flushEarly(c)
 	select {
 	case st.joined <- nil:
 	default:
@@ -57,7 +59,7 @@ func (st *Stream) onConnectError(ce *ConnectError) {
 // onServerDisconnect handles the server's DISCONNECT for the namespace.
 func (st *Stream) onServerDisconnect(c *wireConn) {
 	st.mu.Lock()
-	st.conn = nil
+	st.setConn(nil)
 	st.mu.Unlock()
 	st.acks.failConn(c, errors.Join(ErrDisconnected, ErrServerDisconnect))
 	ev := &Event{Kind: KindDisconnected, Reason: ReasonServerDisconnect, Err: ErrServerDisconnect}
@@ -76,7 +78,7 @@ func (st *Stream) onServerDisconnect(c *wireConn) {
 func (st *Stream) endSlow(c *wireConn) {
 	c.w.enqueue(&outFrame{op: opText, data: disconnectFrame(st.ns)})
 	st.mu.Lock()
-	st.conn = nil
+	st.setConn(nil)
 	st.mu.Unlock()
 	st.m.forget(st)
 	st.finish(&Event{Kind: KindDisconnected, Reason: ReasonSlowConsumer, Err: ErrSlowConsumer}, ErrSlowConsumer)
@@ -89,10 +91,12 @@ func (st *Stream) detach(c *wireConn, reason Reason, cause error, rest []*outFra
 	st.mu.Lock()
 	was := st.conn == c
 	if was {
-		st.conn = nil
+		st.setConn(nil)
 	}
 	st.requeue(rest)
 	st.mu.Unlock()
+	clear(st.early)
+	st.early = st.early[:0]
 	st.acks.failConn(c, errors.Join(ErrDisconnected, cause))
 	if was {
 		st.lifecycle(Event{Kind: KindDisconnected, Namespace: st.ns, Reason: reason, Err: cause}, nil)

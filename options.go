@@ -81,6 +81,22 @@ type Options struct {
 	// Zero means 4096.
 	MaxPendingAcks int
 
+	// Retries turns on at-least-once emits: every Emit and EmitWithAck asks
+	// the server for an ack, packets go out one at a time in call order,
+	// and a packet not acknowledged within AckTimeout is sent again, up to
+	// Retries more times; a lost connection does not use up a retry, the
+	// packet is sent again after reconnection. Emit then returns once the
+	// server has acknowledged. The server may see a packet more than once.
+	// Zero means off.
+	Retries int
+	// AckTimeout is how long an at-least-once emit waits for its ack
+	// before sending again. Zero means 10 s.
+	AckTimeout time.Duration
+
+	// Compression asks the server for permessage-deflate. Off by default;
+	// the server may decline.
+	Compression bool
+
 	// Logger receives connection lifecycle records. Nil logs nothing.
 	Logger *slog.Logger
 }
@@ -133,6 +149,7 @@ func (o Options) withDefaults() Options {
 	setInt(&o.EmitBufferCount, 1024)
 	setInt(&o.EmitBufferBytes, 16<<20)
 	setInt(&o.MaxPendingAcks, 4096)
+	setDur(&o.AckTimeout, 10*time.Second)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}

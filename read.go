@@ -25,6 +25,8 @@ type wireConn struct {
 	hdr [ws.MaxHeaderSize]byte
 	buf []byte
 
+	inf *inflater // permessage-deflate, when negotiated
+
 	// binary packet being assembled
 	bin      *binaryPacket
 	deadline time.Duration // pingInterval + pingTimeout
@@ -57,11 +59,15 @@ var (
 // payload is valid until the next call. Control frames are handled here.
 func (c *wireConn) readMessage() (ws.OpCode, []byte, error) {
 	var op ws.OpCode
+	var compressed bool
 	c.buf = c.buf[:0]
 	for {
 		h, err := ws.ReadHeaderBuffer(c.br, c.hdr[:])
 		if err != nil {
 			return 0, nil, err
+		}
+		if h.Rsv == rsv1 && c.inf != nil && h.OpCode.IsData() && op == 0 {
+			h.Rsv, compressed = 0, true
 		}
 		if err := checkHeader(h); err != nil {
 			return 0, nil, protoErr("websocket", err)
@@ -78,11 +84,18 @@ func (c *wireConn) readMessage() (ws.OpCode, []byte, error) {
 		if err := c.readPayload(h.Length); err != nil {
 			return 0, nil, err
 		}
-		if h.Fin {
-			return op, c.buf, nil
+		if !h.Fin {
+			continue
 		}
+		if compressed {
+			p, err := c.inf.inflate(c.buf, c.limit)
+			return op, p, err
+		}
+		return op, c.buf, nil
 	}
 }
+
+var rsv1 = ws.Rsv(true, false, false)
 
 func checkHeader(h ws.Header) error {
 	switch {

@@ -22,6 +22,7 @@ type Stream struct {
 	closing chan struct{} // closed by Close
 	once    sync.Once
 	joined  chan error // answer to the first CONNECT, for Dial
+	inOrder chan struct{} // one at-least-once emit at a time, FIFO
 
 	sendMu sync.Mutex // held while sending on events, and to close it
 	ended  bool
@@ -37,6 +38,9 @@ type Stream struct {
 	err      error
 	retry    *retryTimer
 	attempts int // failed joins in a row, for ReconnectOnServerDisconnect
+
+	active atomic.Pointer[wireConn] // conn, for the reader without the lock
+	early  []earlyEvent              // events that came before the CONNECT reply
 
 	acks       ackTable
 	maxPayload atomic.Int64 // the server's, from the open packet
@@ -79,6 +83,7 @@ func newStream(m *Manager, o Options) *Stream {
 		events:  make(chan Event, o.EventBuffer),
 		closing: make(chan struct{}),
 		joined:  make(chan error, 1),
+		inOrder: make(chan struct{}, 1),
 	}
 	st.q.init(o.EventBuffer, o.MaxBufferedBytes)
 	st.acks.init(o.MaxPendingAcks)
@@ -138,7 +143,7 @@ func (st *Stream) Close() error {
 		st.stopRetry()
 		st.mu.Lock()
 		c := st.conn
-		st.conn = nil
+		st.setConn(nil)
 		st.mu.Unlock()
 		if !st.m.release(st, disconnectFrame(st.ns)) && c != nil {
 			c.send(disconnectFrame(st.ns), time.Second)
@@ -146,6 +151,13 @@ func (st *Stream) Close() error {
 		st.finish(&Event{Kind: KindDisconnected, Reason: ReasonClientDisconnect, Err: ErrClosed}, ErrClosed)
 	})
 	return nil
+}
+
+// setConn records the connection the namespace is joined on. Called with
+// st.mu held.
+func (st *Stream) setConn(c *wireConn) {
+	st.conn = c
+	st.active.Store(c)
 }
 
 func (st *Stream) isClosing() bool {
@@ -168,7 +180,7 @@ func (st *Stream) finish(ev *Event, err error) {
 	if st.err == nil {
 		st.err = err
 	}
-	st.conn = nil
+	st.setConn(nil)
 	st.failOutbox(err)
 	st.mu.Unlock()
 	st.acks.failAll(err)

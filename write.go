@@ -2,6 +2,8 @@ package siostream
 
 import (
 	"bufio"
+	"bytes"
+	"errors"
 	"crypto/rand"
 	"net"
 	"sync"
@@ -63,6 +65,9 @@ type writer struct {
 	wake chan struct{}
 	done chan struct{}
 	sent *atomic.Uint64 // counts frames written, when set
+
+	deflate bool         // permessage-deflate negotiated
+	zbuf    bytes.Buffer // compressed message scratch
 
 	hdr  [ws.MaxHeaderSize]byte
 	keys [256]byte
@@ -216,6 +221,9 @@ func (w *writer) requeue(fs []*outFrame) {
 }
 
 func finishAll(fs []*outFrame, err error) {
+	if err != nil {
+		err = errors.Join(ErrDisconnected, err)
+	}
 	for _, f := range fs {
 		finishFrame(f, err)
 	}
@@ -238,7 +246,11 @@ func (w *writer) writeOut(f *outFrame) error {
 // writeFrame writes one masked client frame. The payload is masked in a
 // copy held by the bufio.Writer, so p is left as it was.
 func (w *writer) writeFrame(op ws.OpCode, p []byte) error {
-	h := ws.Header{Fin: true, OpCode: op, Masked: true, Length: int64(len(p)), Mask: w.mask()}
+	var rsv byte
+	if w.deflate && op.IsData() && len(p) >= compressMin {
+		p, rsv = deflate(&w.zbuf, p), rsv1
+	}
+	h := ws.Header{Fin: true, Rsv: rsv, OpCode: op, Masked: true, Length: int64(len(p)), Mask: w.mask()}
 	if err := ws.WriteHeaderBuffer(w.bw, h, w.hdr[:]); err != nil {
 		return err
 	}
