@@ -374,4 +374,3 @@ func (m *Manager) endAll(r *runState, err error) {
 	}
 	r.halt()
 }
-

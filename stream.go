@@ -21,7 +21,7 @@ type Stream struct {
 	events  chan Event
 	closing chan struct{} // closed by Close
 	once    sync.Once
-	joined  chan error // answer to the first CONNECT, for Dial
+	joined  chan error    // answer to the first CONNECT, for Dial
 	inOrder chan struct{} // one at-least-once emit at a time, FIFO
 
 	sendMu sync.Mutex // held while sending on events, and to close it
@@ -40,7 +40,7 @@ type Stream struct {
 	attempts int // failed joins in a row, for ReconnectOnServerDisconnect
 
 	active atomic.Pointer[wireConn] // conn, for the reader without the lock
-	early  []earlyEvent              // events that came before the CONNECT reply
+	early  []earlyEvent             // events that came before the CONNECT reply
 
 	acks       ackTable
 	maxPayload atomic.Int64 // the server's, from the open packet

@@ -3,8 +3,8 @@ package siostream
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"crypto/rand"
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -16,14 +16,14 @@ import (
 // outFrame is one packet to send: a text frame and the binary attachments
 // that must follow it, written as one unit.
 type outFrame struct {
-	op   ws.OpCode
-	data []byte
-	atts [][]byte
-	done chan error // nil when nobody waits
+	op    ws.OpCode
+	data  []byte
+	atts  [][]byte
+	done  chan error // nil when nobody waits
 	ack   *pendingAck
 	owner *Stream // nil for connection-level frames
-	pool  bool // data came from framePool
-	vol  bool // volatile: dropped rather than buffered
+	pool  bool    // data came from framePool
+	vol   bool    // volatile: dropped rather than buffered
 }
 
 func (f *outFrame) volatile() bool { return f.vol }
