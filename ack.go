@@ -107,6 +107,7 @@ func (st *Stream) sendAck(ctx context.Context, c *wireConn, id uint64, args []an
 	if err != nil {
 		return err
 	}
+	f.owner = nil // an ack never goes out on another connection
 	st.mu.Lock()
 	ok := st.conn == c
 	if ok {

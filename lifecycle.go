@@ -42,10 +42,12 @@ func (st *Stream) onConnect(c *wireConn, sid, pid string) {
 // to the caller; later it ends the stream, or retries the join when
 // ReconnectOnServerDisconnect is set.
 func (st *Stream) onConnectError(ce *ConnectError) {
-	select {
-	case st.joined <- ce:
+	if st.dialing.Load() {
+		select {
+		case st.joined <- ce:
+		default:
+		}
 		return
-	default:
 	}
 	st.lifecycle(Event{Kind: KindConnectError, Namespace: st.ns, Err: ce}, nil)
 	if st.opts.ReconnectOnServerDisconnect {
@@ -135,7 +137,7 @@ func (st *Stream) sendConnect(ctx context.Context, c *wireConn) error {
 		return err
 	}
 	pkt := frameConnect(st.ns, auth)
-	if !c.w.enqueue(&outFrame{op: opText, data: pkt, owner: st}) {
+	if !c.w.enqueue(&outFrame{op: opText, data: pkt}) {
 		return ErrDisconnected
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,28 +81,33 @@ func NewManager(rawURL string, opts Options) (*Manager, error) {
 // AckTimeout). A namespace can be joined once at a time.
 func (m *Manager) Dial(ctx context.Context, opts Options) (*Stream, error) {
 	st := newStream(m, opts.withDefaults())
-	if err := m.register(st); err != nil {
-		return nil, err
+	defer st.dialing.Store(false)
+	c, running, err := m.register(st)
+	if err == nil {
+		err = m.join(ctx, st, c, running)
 	}
-	if err := m.join(ctx, st); err != nil {
+	if err != nil {
 		m.release(st, nil)
 		return nil, err
 	}
 	return st, nil
 }
 
-func (m *Manager) register(st *Stream) error {
+// register adds st and returns, atomically with it, the live connection
+// and whether a manager goroutine runs: a reconnect in progress sends
+// CONNECT for every stream registered before it took its list.
+func (m *Manager) register(st *Stream) (*wireConn, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
-		return ErrClosed
+		return nil, false, ErrClosed
 	}
 	if _, dup := m.streams[st.ns]; dup {
-		return fmt.Errorf("siostream: namespace %s already joined on this manager", st.ns)
+		return nil, false, fmt.Errorf("siostream: namespace %s already joined on this manager", st.ns)
 	}
 	m.streams[st.ns] = st
 	m.publishRoutes()
-	return nil
+	return m.conn, m.run != nil && !stopped(m.run), nil
 }
 
 // publishRoutes gives the reader a fresh copy of the streams. Called with
@@ -121,12 +127,15 @@ func (m *Manager) route(ns []byte) *Stream {
 	return (*m.routes.Load())[string(ns)]
 }
 
-// join connects the engine when needed, sends CONNECT and waits for the
-// answer.
-func (m *Manager) join(ctx context.Context, st *Stream) error {
+// join sends CONNECT (dialling first when no connection runs) and waits
+// for the answer.
+func (m *Manager) join(ctx context.Context, st *Stream, c *wireConn, running bool) error {
 	ctx, cancel := context.WithTimeout(ctx, m.opts.ConnectTimeout)
 	defer cancel()
-	c, err := m.ensureConn(ctx)
+	var err error
+	if c == nil && !running {
+		c, err = m.ensureConn(ctx)
+	}
 	if err != nil {
 		return err
 	}
@@ -143,9 +152,9 @@ func (m *Manager) join(ctx context.Context, st *Stream) error {
 	}
 }
 
-// ensureConn returns the live connection, dials one (starting the manager
-// goroutine) when none runs, or returns nil when a reconnect in progress
-// will send the stream's CONNECT.
+// ensureConn returns the live connection, or dials one and starts the
+// manager goroutine. It returns nil when a reconnect in progress will send
+// the stream's CONNECT.
 func (m *Manager) ensureConn(ctx context.Context) (*wireConn, error) {
 	m.dialMu.Lock()
 	defer m.dialMu.Unlock()
@@ -263,8 +272,14 @@ func (m *Manager) lost(r *runState, c *wireConn, reason Reason, cause error) {
 	}
 	m.mu.Unlock()
 	m.opts.Logger.Info("siostream: connection lost", "reason", string(reason), "err", cause)
-	for _, st := range m.snapshot() {
+	live := m.snapshot()
+	for _, st := range live {
 		st.detach(c, reason, cause, takeFrames(rest, st))
+	}
+	for _, f := range rest {
+		if f.owner == nil || !slices.Contains(live, f.owner) { // never resent
+			finishFrame(f, ErrDisconnected)
+		}
 	}
 }
 
@@ -356,11 +371,16 @@ func (m *Manager) reattach(ctx context.Context, r *runState) (*wireConn, error) 
 		return nil, ErrClosed
 	}
 	m.conn = c
+	list := make([]*Stream, 0, len(m.streams))
+	for _, st := range m.streams {
+		list = append(list, st)
+	}
 	m.mu.Unlock()
 	m.reconnects.Add(1)
-	for _, st := range m.snapshot() {
+	for _, st := range list {
 		if err := st.sendConnect(ctx, c); err != nil {
 			st.lifecycle(Event{Kind: KindConnectError, Namespace: st.ns, Err: err}, nil)
+			st.retryJoin()
 		}
 	}
 	return c, nil

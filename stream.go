@@ -23,6 +23,7 @@ type Stream struct {
 	once    sync.Once
 	joined  chan error    // answer to the first CONNECT, for Dial
 	inOrder chan struct{} // one at-least-once emit at a time, FIFO
+	dialing atomic.Bool   // Dial is waiting for the first answer
 
 	sendMu sync.Mutex // held while sending on events, and to close it
 	ended  bool
@@ -87,6 +88,7 @@ func newStream(m *Manager, o Options) *Stream {
 	}
 	st.q.init(o.EventBuffer, o.MaxBufferedBytes)
 	st.acks.init(o.MaxPendingAcks)
+	st.dialing.Store(true)
 	return st
 }
 
