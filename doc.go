@@ -18,14 +18,28 @@
 //		}
 //	}
 //
+// Several namespaces can share one connection through a Manager:
+//
+//	m, _ := siostream.NewManager("https://chat.example.com", siostream.Options{})
+//	chat, _ := m.Dial(ctx, siostream.Options{Namespace: "/chat"})
+//	admin, _ := m.Dial(ctx, siostream.Options{Namespace: "/admin", Auth: adminAuth})
+//
 // # Concurrency
 //
-// Every method of Stream is safe for concurrent use. Emit from any number
-// of goroutines: one writer goroutine writes whole frames, so packets never
-// interleave. Receive Events from one goroutine to see them in wire order.
-// A stream runs two goroutines while connected: the reader, which is also
-// the reconnect loop, and the writer; one while it waits to reconnect.
-// Close waits for both.
+// Every method of Stream and Manager is safe for concurrent use. Emit from
+// any number of goroutines: one writer goroutine writes whole frames, so
+// packets never interleave. Receive Events from one goroutine to see them
+// in wire order. A connection runs two goroutines: the reader, which is
+// also the reconnect loop, and the writer; only the reader while it waits
+// to reconnect. Close of the last stream of a connection waits for both.
+//
+// # Acks and binary
+//
+// EmitWithAck returns the server's reply; Event.Ack answers a server that
+// asked for one, once, and only on the connection the event came on.
+// []byte values anywhere in Emit's args go out as binary attachments;
+// received attachments are in Event.Attachments, decode into []byte with
+// Event.Decode, and come back as []byte from Event.Values.
 //
 // # Backpressure
 //
@@ -39,7 +53,9 @@
 // heartbeat clock is paused, so a slow consumer never causes a false ping
 // timeout. Emits block until written, so a slow server pushes back on
 // emitters; emits made while disconnected are buffered, bounded by
-// Options.EmitBufferCount and Options.EmitBufferBytes.
+// Options.EmitBufferCount and Options.EmitBufferBytes. On a Manager the
+// streams share one reader: a stream that blocks holds up every namespace
+// of its connection, so give such streams DropNewest or a larger buffer.
 //
 // # Reconnection
 //
