@@ -1,0 +1,19 @@
+// Command siocat is a command-line Socket.IO client: it prints the events
+// it receives as JSON lines and sends the events it reads on stdin.
+//
+// Run "siocat --help" for the details.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
