@@ -110,8 +110,9 @@ func (st *Stream) sendAck(ctx context.Context, c *wireConn, id uint64, args []an
 	f.owner = nil // an ack never goes out on another connection
 	st.mu.Lock()
 	ok := st.conn == c
+	done := donePool.Get().(chan error)
 	if ok {
-		f.done = donePool.Get().(chan error)
+		f.done = done
 		ok = c.w.enqueue(f)
 	}
 	st.mu.Unlock()
@@ -119,5 +120,5 @@ func (st *Stream) sendAck(ctx context.Context, c *wireConn, id uint64, args []an
 		f.release()
 		return ErrAckStale
 	}
-	return wait(ctx, f.done)
+	return wait(ctx, done)
 }

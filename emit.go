@@ -104,10 +104,11 @@ func (st *Stream) encodeEvent(event string, args []any, ack *pendingAck) (*outFr
 		h.ID, h.HasID = ack.id, true
 	}
 	f, err := st.encode(h, event, args)
-	if f != nil {
-		f.ack = ack
+	if err != nil {
+		return nil, err
 	}
-	return f, err
+	f.ack = ack
+	return f, nil
 }
 
 // encode builds a frame: header, then a JSON array of the optional event
@@ -120,14 +121,15 @@ func (st *Stream) encode(h frames.Header, event string, args []any) (*outFrame, 
 	if atts != nil {
 		h.Type, h.Attachments = h.Type+frames.BinaryEvent-frames.Event, len(atts)
 	}
-	bp := framePool.Get().(*[]byte)
-	b := frames.AppendHeader(append((*bp)[:0], '4'), h)
+	f := newFrame()
+	b := frames.AppendHeader(append(f.data, '4'), h)
 	b = append(b, '[')
 	if h.Type == frames.Event || h.Type == frames.BinaryEvent {
 		b = append(frames.AppendString(b, event), ',')
 	}
 	for _, a := range args {
 		if b, err = appendJSON(b, a); err != nil {
+			f.release()
 			return nil, fmt.Errorf("siostream: encode args: %w", err)
 		}
 		b = append(b, ',')
@@ -135,9 +137,12 @@ func (st *Stream) encode(h frames.Header, event string, args []any) (*outFrame, 
 	if b[len(b)-1] == ',' {
 		b = b[:len(b)-1]
 	}
-	b = append(b, ']')
-	f := &outFrame{op: ws.OpText, data: b, atts: atts, pool: true, owner: st}
-	return f, st.checkSize(f)
+	f.op, f.data, f.atts, f.owner = ws.OpText, append(b, ']'), atts, st
+	if err := st.checkSize(f); err != nil {
+		f.release()
+		return nil, err
+	}
+	return f, nil
 }
 
 // extract replaces []byte args by placeholders, skipping the walk when
@@ -192,7 +197,6 @@ func (st *Stream) checkSize(f *outFrame) error {
 		big = max(big, int64(len(a)))
 	}
 	if big > limit {
-		f.release()
 		return fmt.Errorf("%w: %d > %d bytes", ErrPayloadTooLarge, big, limit)
 	}
 	return nil
@@ -211,23 +215,24 @@ func (st *Stream) submit(ctx context.Context, f *outFrame) error {
 	if f.done == nil {
 		f.done = donePool.Get().(chan error)
 	}
+	done := f.done // f belongs to the writer once queued
 	if c := st.conn; c != nil {
 		st.acks.bind(f.ack, c)
 		if c.w.enqueue(f) {
 			st.mu.Unlock()
-			return wait(ctx, f.done)
+			return wait(ctx, done)
 		}
 	}
 	if !waitBuffered {
-		donePool.Put(f.done)
-		f.done = nil
+		donePool.Put(done)
+		f.done, done = nil, nil
 	}
 	err := st.buffer(f)
 	st.mu.Unlock()
 	if err != nil || !waitBuffered {
 		return err
 	}
-	return wait(ctx, f.done)
+	return wait(ctx, done)
 }
 
 // buffer keeps f for the next connection. Called with s.mu held.

@@ -36,16 +36,24 @@ func (f *outFrame) size() int {
 	return n
 }
 
-var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+// framePool recycles the frames Emit builds, with their buffers.
+var framePool = sync.Pool{New: func() any { return &outFrame{data: make([]byte, 0, 512), pool: true} }}
 
 var donePool = sync.Pool{New: func() any { return make(chan error, 1) }}
 
+func newFrame() *outFrame { return framePool.Get().(*outFrame) }
+
+// release recycles a pooled frame; nobody may touch f afterwards.
 func (f *outFrame) release() {
-	if f.pool && cap(f.data) <= 64<<10 {
-		b := f.data[:0]
-		framePool.Put(&b)
+	if !f.pool {
+		return
 	}
-	f.data = nil
+	data := f.data[:0]
+	if cap(data) > 64<<10 {
+		data = make([]byte, 0, 512)
+	}
+	*f = outFrame{data: data, pool: true}
+	framePool.Put(f)
 }
 
 // writer is the only goroutine that writes to a connection. Whole frames
@@ -293,8 +301,9 @@ func (w *writer) writeClose() {
 }
 
 func finishFrame(f *outFrame, err error) {
+	done := f.done
 	f.release()
-	if f.done != nil {
-		f.done <- err
+	if done != nil {
+		done <- err
 	}
 }
