@@ -1,7 +1,6 @@
 package siostream
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -86,10 +85,7 @@ func (m *Manager) dial(ctx context.Context) (*wireConn, error) {
 		nc.Close()
 		return nil, err
 	}
-	if br == nil {
-		br = bufio.NewReaderSize(nc, 4096)
-	}
-	c := &wireConn{nc: nc, br: br, limit: m.opts.ReadLimit}
+	c := &wireConn{nc: nc, br: newConnReader(nc, br), limit: m.opts.ReadLimit}
 	c.w = newWriter(nc, 30*time.Second, &m.emitted)
 	if fl != nil {
 		c.inf = &inflater{keepState: !fl.ServerNoContextTakeover}

@@ -1,7 +1,6 @@
 package siostream
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +16,7 @@ import (
 // buffer and its writer.
 type wireConn struct {
 	nc    net.Conn
-	br    *bufio.Reader
+	br    *connReader
 	w     *writer
 	open  frames.Open
 	limit int64

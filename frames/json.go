@@ -2,6 +2,7 @@ package frames
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -235,6 +236,7 @@ func scanString(buf []byte, i int) (int, error) {
 		return i, syntaxError(ErrInvalidJSON, buf, i)
 	}
 	for j := i + 1; j < len(buf); {
+		j = skipPlain8(buf, j)
 		for j < len(buf) && plainStringByte[buf[j]] {
 			j++
 		}
@@ -254,6 +256,27 @@ func scanString(buf []byte, i int) (int, error) {
 	}
 	return len(buf), syntaxError(ErrInvalidJSON, buf, len(buf))
 }
+
+// skipPlain8 skips whole 8-byte words holding no quote, backslash or
+// control byte: string bodies are scanned a word at a time, not a byte.
+func skipPlain8(buf []byte, j int) int {
+	for ; j+8 <= len(buf); j += 8 {
+		w := binary.LittleEndian.Uint64(buf[j:])
+		if (below(w, 0x20)|zeroByte(w^'"'*ones)|zeroByte(w^'\\'*ones))&highs != 0 {
+			break
+		}
+	}
+	return j
+}
+
+const ones, highs = 0x0101010101010101, 0x8080808080808080
+
+// zeroByte sets the high bit of the lowest zero byte of w (higher ones
+// may be flagged falsely, which only ends the fast path early).
+func zeroByte(w uint64) uint64 { return (w - ones) &^ w }
+
+// below flags a byte of w below n (n <= 0x80).
+func below(w, n uint64) uint64 { return (w - n*ones) &^ w }
 
 // plainStringByte marks the bytes that stand for themselves in a JSON
 // string.
