@@ -102,19 +102,20 @@ func (t *ackTable) fail(match func(*pendingAck) bool, err error) {
 }
 
 // sendAck answers a server ack request on the connection it came on.
-func (st *Stream) sendAck(ctx context.Context, c *wireConn, id uint64, args []any) error {
-	f, err := st.encode(frames.Header{Type: frames.Ack, Namespace: st.ns, ID: id, HasID: true}, "", args)
+func (st *Stream) sendAck(ctx context.Context, a *ackReply, args []any) error {
+	f, err := st.encode(frames.Header{Type: frames.Ack, Namespace: st.ns, ID: a.id, HasID: true}, "", args)
 	if err != nil {
 		return err
 	}
-	f.owner = nil // an ack never goes out on another connection
-	st.mu.Lock()
-	ok := st.conn == c
-	done := donePool.Get().(chan error)
-	if ok {
-		f.done = done
-		ok = c.w.enqueue(f)
+	if !a.used.CompareAndSwap(false, true) {
+		f.release()
+		return ErrAckTwice
 	}
+	f.owner = nil // an ack never goes out on another connection
+	done := donePool.Get().(chan error)
+	f.done = done
+	st.mu.Lock()
+	ok := st.conn == a.conn && a.conn.w.enqueue(f)
 	st.mu.Unlock()
 	if !ok {
 		f.release()

@@ -42,6 +42,9 @@ func (q *deliveryQueue) fits(size int) bool {
 // policy when the buffer is full.
 func (st *Stream) deliver(c *wireConn, ev Event, size int) error {
 	st.stats.received.Add(1)
+	if ev.Offset != "" {
+		st.setOffset(ev.Offset) // handed over: a recovery need not replay it
+	}
 	st.sendMu.Lock()
 	defer st.sendMu.Unlock()
 	if st.ended {

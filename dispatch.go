@@ -156,7 +156,6 @@ func (st *Stream) onEvent(c *wireConn, pkt *frames.Packet, atts [][]byte) error 
 	ev.Name = bytesString(buf[:nameLen])
 	if offLen > 0 {
 		ev.Offset = bytesString(buf[nameLen : nameLen+offLen])
-		st.setOffset(ev.Offset)
 	}
 	if err := withBinary(&ev, atts); err != nil {
 		return err
@@ -165,7 +164,7 @@ func (st *Stream) onEvent(c *wireConn, pkt *frames.Packet, atts [][]byte) error 
 		ev.ack = &ackReply{st: st, conn: c, id: pkt.ID}
 	}
 	if st.active.Load() != c {
-		return st.holdEarly(ev, len(buf))
+		return st.holdEarly(c, ev, len(buf))
 	}
 	return st.deliver(c, ev, len(buf))
 }
@@ -178,24 +177,27 @@ type earlyEvent struct {
 	size int
 }
 
-var errTooEarly = errors.New("too many events before the CONNECT reply")
-
-// holdEarly keeps ev until the CONNECT reply; only the reader touches early.
-func (st *Stream) holdEarly(ev Event, size int) error {
-	if len(st.early) >= st.opts.EventBuffer*4 {
-		return protoErr("socket.io", errTooEarly)
+// holdEarly keeps ev until the CONNECT reply; only the reader touches
+// early. Past MaxBufferedBytes held (counting the events' own size too),
+// the held events and the ones after them are delivered at once, in
+// order, ahead of KindConnected: nothing is lost, memory stays bounded.
+func (st *Stream) holdEarly(c *wireConn, ev Event, size int) error {
+	st.earlyBytes += size + int(unsafe.Sizeof(ev))
+	if st.earlyBytes <= st.opts.MaxBufferedBytes {
+		st.early = append(st.early, earlyEvent{ev, size})
+		return nil
 	}
-	st.early = append(st.early, earlyEvent{ev, size})
-	return nil
+	st.flushEarly(c)
+	return st.deliver(c, ev, size)
 }
 
-// flushEarly delivers the held events after KindConnected.
+// flushEarly delivers the held events.
 func (st *Stream) flushEarly(c *wireConn) {
 	for i, e := range st.early {
 		st.deliver(c, e.ev, e.size)
 		st.early[i] = earlyEvent{}
 	}
-	st.early = st.early[:0]
+	st.early, st.earlyBytes = st.early[:0], 0
 }
 
 func withBinary(ev *Event, atts [][]byte) error {

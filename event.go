@@ -182,9 +182,11 @@ type ackReply struct {
 	used atomic.Bool
 }
 
+// send encodes first, so that an ack refused before anything was sent
+// (too large, not encodable) can be tried again.
 func (a *ackReply) send(ctx context.Context, args []any) error {
-	if !a.used.CompareAndSwap(false, true) {
+	if a.used.Load() {
 		return ErrAckTwice
 	}
-	return a.st.sendAck(ctx, a.conn, a.id, args)
+	return a.st.sendAck(ctx, a, args)
 }

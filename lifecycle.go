@@ -50,6 +50,9 @@ func (st *Stream) onConnectError(ce *ConnectError) {
 		return
 	}
 	st.lifecycle(Event{Kind: KindConnectError, Namespace: st.ns, Err: ce}, nil)
+	st.mu.Lock()
+	st.joinSent = nil
+	st.mu.Unlock()
 	if st.opts.ReconnectOnServerDisconnect {
 		st.retryJoin()
 		return
@@ -62,6 +65,7 @@ func (st *Stream) onConnectError(ce *ConnectError) {
 func (st *Stream) onServerDisconnect(c *wireConn) {
 	st.mu.Lock()
 	st.setConn(nil)
+	st.joinSent = nil // the server forgot the namespace: it may be joined again
 	st.mu.Unlock()
 	st.acks.failConn(c, errors.Join(ErrDisconnected, ErrServerDisconnect))
 	ev := &Event{Kind: KindDisconnected, Reason: ReasonServerDisconnect, Err: ErrServerDisconnect}
@@ -98,7 +102,7 @@ func (st *Stream) detach(c *wireConn, reason Reason, cause error, rest []*outFra
 	st.requeue(rest)
 	st.mu.Unlock()
 	clear(st.early)
-	st.early = st.early[:0]
+	st.early, st.earlyBytes = st.early[:0], 0
 	st.acks.failConn(c, errors.Join(ErrDisconnected, cause))
 	if was {
 		st.lifecycle(Event{Kind: KindDisconnected, Namespace: st.ns, Reason: reason, Err: cause}, nil)
@@ -137,9 +141,15 @@ func (st *Stream) sendConnect(ctx context.Context, c *wireConn) error {
 		return err
 	}
 	pkt := frameConnect(st.ns, auth)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.joinSent == c {
+		return nil // one CONNECT per connection: a second one kills it
+	}
 	if !c.w.enqueue(&outFrame{op: opText, data: pkt}) {
 		return ErrDisconnected
 	}
+	st.joinSent = c
 	return nil
 }
 

@@ -29,7 +29,8 @@ type Manager struct {
 	run     *runState                          // nil when no goroutine runs
 	closed  bool
 
-	dialMu     sync.Mutex // one engine connect at a time from Dial
+	left       map[string]time.Time // namespaces left on the live connection
+	dialMu     sync.Mutex           // one engine connect at a time from Dial
 	reconnects atomic.Uint64
 	emitted    atomic.Uint64
 }
@@ -140,6 +141,9 @@ func (m *Manager) join(ctx context.Context, st *Stream, c *wireConn, running boo
 		return err
 	}
 	if c != nil {
+		if err := m.waitLeft(ctx, st.ns); err != nil {
+			return err
+		}
 		if err := st.sendConnect(ctx, c); err != nil {
 			return err
 		}
@@ -150,6 +154,40 @@ func (m *Manager) join(ctx context.Context, st *Stream, c *wireConn, running boo
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// leaveGrace separates a DISCONNECT from a new CONNECT of the same
+// namespace: the reference server handles a DISCONNECT a tick after it
+// reads it, and closes the whole connection on a CONNECT that arrives
+// before ("invalid state").
+const leaveGrace = 50 * time.Millisecond
+
+// noteLeft records that ns was left on the live connection.
+func (m *Manager) noteLeft(ns string) {
+	m.mu.Lock()
+	if m.left == nil {
+		m.left = map[string]time.Time{}
+	}
+	m.left[ns] = time.Now()
+	m.mu.Unlock()
+}
+
+// waitLeft waits out leaveGrace after ns was left.
+func (m *Manager) waitLeft(ctx context.Context, ns string) error {
+	m.mu.Lock()
+	at, ok := m.left[ns]
+	delete(m.left, ns)
+	m.mu.Unlock()
+	if d := leaveGrace - time.Since(at); ok && d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
 }
 
 // ensureConn returns the live connection, or dials one and starts the

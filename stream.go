@@ -38,10 +38,12 @@ type Stream struct {
 	offset   string
 	err      error
 	retry    *retryTimer
-	attempts int // failed joins in a row, for ReconnectOnServerDisconnect
+	joinSent *wireConn // connection that carried our CONNECT
+	attempts int       // failed joins in a row, for ReconnectOnServerDisconnect
 
-	active atomic.Pointer[wireConn] // conn, for the reader without the lock
-	early  []earlyEvent             // events that came before the CONNECT reply
+	active     atomic.Pointer[wireConn] // conn, for the reader without the lock
+	early      []earlyEvent             // events that came before the CONNECT reply
+	earlyBytes int
 
 	acks       ackTable
 	maxPayload atomic.Int64 // the server's, from the open packet
@@ -149,6 +151,7 @@ func (st *Stream) Close() error {
 		st.mu.Unlock()
 		if !st.m.release(st, disconnectFrame(st.ns)) && c != nil {
 			c.send(disconnectFrame(st.ns), time.Second)
+			st.m.noteLeft(st.ns)
 		}
 		st.finish(&Event{Kind: KindDisconnected, Reason: ReasonClientDisconnect, Err: ErrClosed}, ErrClosed)
 	})

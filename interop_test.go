@@ -1,0 +1,467 @@
+package siostream_test
+
+// Interoperability tests against the Node.js Socket.IO 4.8 reference server
+// (testdata/refserver). The server's events, namespaces and variants are
+// described in testdata/refserver/README.md; the server is the judge of what
+// is right on the wire.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"reflect"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/siostream/siostream"
+	"github.com/siostream/siostream/internal/refserver"
+)
+
+// refWait is the bound for any single step of an interop test.
+const refWait = 5 * time.Second
+
+// refWelcome is the payload of the server's "welcome" event.
+type refWelcome struct {
+	ID        string            `json:"id"`
+	Nsp       string            `json:"nsp"`
+	Auth      map[string]any    `json:"auth"`
+	Query     map[string]string `json:"query"`
+	Header    *string           `json:"header"`
+	Recovered bool              `json:"recovered"`
+}
+
+// refStats is the reply of the server's "stats" event.
+type refStats struct {
+	Clients int `json:"clients"`
+	Sockets int `json:"sockets"`
+}
+
+var refTokenSeq atomic.Int64
+
+// refToken returns a token no other test (nor an earlier run against
+// the same server process) uses.
+func refToken(prefix string) string {
+	return fmt.Sprintf("%s-%d-%d", prefix, time.Now().UnixNano(), refTokenSeq.Add(1))
+}
+
+// refIsolated starts a server of its own for tests that count the server's
+// clients or sockets, which tests sharing a server would disturb.
+func refIsolated(t *testing.T, variant string) *refserver.Server {
+	t.Helper()
+	refserver.Shared(t, variant) // skips, or fails under CI, without node
+	srv, err := refserver.Start(variant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Stop)
+	return srv
+}
+
+// refRecv returns the next event of any kind.
+func refRecv(t testing.TB, s *siostream.Stream, d time.Duration) siostream.Event {
+	t.Helper()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case ev, ok := <-s.Events():
+		if !ok {
+			t.Fatalf("events closed: %v", s.Err())
+		}
+		return ev
+	case <-timer.C:
+		t.Fatalf("no event within %v", d)
+	}
+	return siostream.Event{}
+}
+
+// refLifecycle returns the next event that is not a server event.
+func refLifecycle(t testing.TB, s *siostream.Stream, d time.Duration) siostream.Event {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		if ev := refRecv(t, s, time.Until(deadline)); ev.Kind != siostream.KindEvent {
+			return ev
+		}
+	}
+}
+
+// refExpectLifecycle checks the kinds of the next lifecycle events, skipping
+// server events, and returns them.
+func refExpectLifecycle(t testing.TB, s *siostream.Stream, kinds ...siostream.Kind) []siostream.Event {
+	t.Helper()
+	out := make([]siostream.Event, 0, len(kinds))
+	for i, k := range kinds {
+		ev := refLifecycle(t, s, refWait)
+		if ev.Kind != k {
+			t.Fatalf("lifecycle event %d is %v (%s), want %v", i, ev.Kind, refDescribe(ev), k)
+		}
+		out = append(out, ev)
+	}
+	return out
+}
+
+func refDescribe(ev siostream.Event) string {
+	switch ev.Kind {
+	case siostream.KindEvent:
+		return fmt.Sprintf("%s %s", ev.Name, truncated(ev.Args))
+	case siostream.KindConnected:
+		return fmt.Sprintf("sid %s recovered %v", ev.SocketID, ev.Recovered)
+	case siostream.KindDisconnected:
+		return fmt.Sprintf("reason %q err %v", ev.Reason, ev.Err)
+	case siostream.KindReconnecting:
+		return fmt.Sprintf("attempt %d delay %v", ev.Attempt, ev.Delay)
+	}
+	return fmt.Sprintf("err %v", ev.Err)
+}
+
+// refDrain reads until the Events channel is closed and returns what it
+// read.
+func refDrain(t testing.TB, s *siostream.Stream, d time.Duration) []siostream.Event {
+	t.Helper()
+	var out []siostream.Event
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		select {
+		case ev, ok := <-s.Events():
+			if !ok {
+				return out
+			}
+			out = append(out, ev)
+		case <-timer.C:
+			t.Fatalf("events not closed within %v (read %d events)", d, len(out))
+		}
+	}
+}
+
+// refQuiet fails when a lifecycle event arrives within d; server events
+// are returned.
+func refQuiet(t testing.TB, s *siostream.Stream, d time.Duration) []siostream.Event {
+	t.Helper()
+	var out []siostream.Event
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	for {
+		select {
+		case ev, ok := <-s.Events():
+			if !ok {
+				t.Fatalf("events closed: %v", s.Err())
+			}
+			if ev.Kind != siostream.KindEvent {
+				t.Fatalf("unexpected %v event: %s", ev.Kind, refDescribe(ev))
+			}
+			out = append(out, ev)
+		case <-timer.C:
+			return out
+		}
+	}
+}
+
+// refUntilIdle reads events until none came for idle (first for the
+// first one) and returns them.
+func refUntilIdle(t testing.TB, s *siostream.Stream, first, idle time.Duration) []siostream.Event {
+	t.Helper()
+	var out []siostream.Event
+	timer := time.NewTimer(first)
+	defer timer.Stop()
+	for {
+		select {
+		case ev, ok := <-s.Events():
+			if !ok {
+				t.Fatalf("events closed: %v", s.Err())
+			}
+			out = append(out, ev)
+			timer.Reset(idle)
+		case <-timer.C:
+			return out
+		}
+	}
+}
+
+// refWelcomeOf waits for the server's welcome event and decodes it.
+func refWelcomeOf(t testing.TB, s *siostream.Stream) refWelcome {
+	t.Helper()
+	ev := nextEvent(t, s, "welcome", refWait)
+	var w refWelcome
+	if err := ev.Decode(&w); err != nil {
+		t.Fatalf("welcome %s: %v", ev.Args, err)
+	}
+	return w
+}
+
+// refCall is EmitWithAck bounded by refWait; it fails the test on error.
+func refCall(t testing.TB, s *siostream.Stream, event string, args ...any) json.RawMessage {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), refWait)
+	defer cancel()
+	reply, err := s.EmitWithAck(ctx, event, args...)
+	if err != nil {
+		t.Fatalf("%s: %v", event, err)
+	}
+	return reply
+}
+
+// refEmit is Emit bounded by refWait; it fails the test on error.
+func refEmit(t testing.TB, s *siostream.Stream, event string, args ...any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), refWait)
+	defer cancel()
+	if err := s.Emit(ctx, event, args...); err != nil {
+		t.Fatalf("emit %s: %v", event, err)
+	}
+}
+
+// refStatsOf asks the server for its engine client count and the number of
+// sockets in the stream's namespace.
+func refStatsOf(t testing.TB, s *siostream.Stream) refStats {
+	t.Helper()
+	var st refStats
+	if err := decodeArgs(refCall(t, s, "stats"), &st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// refWaitStats polls the server's stats until ok accepts them.
+func refWaitStats(t testing.TB, s *siostream.Stream, what string, ok func(refStats) bool) refStats {
+	t.Helper()
+	deadline := time.Now().Add(refWait)
+	for {
+		st := refStatsOf(t, s)
+		if ok(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v: %s not reached", st, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// refRoundTrip checks that the server echoes args on an echo event and in
+// the ack, equal to args once both sides went through JSON.
+func refRoundTrip(t testing.TB, s *siostream.Stream, args ...any) {
+	t.Helper()
+	reply := refCall(t, s, "echo", args...)
+	ev := nextEvent(t, s, "echo", refWait)
+	want := refJSON(t, mustJSON(t, append([]any{}, args...)))
+	if got := refJSON(t, string(ev.Args)); !reflect.DeepEqual(got, want) {
+		t.Fatalf("echo event args\n got %s\nwant %s", truncated(ev.Args), truncated([]byte(mustJSON(t, args))))
+	}
+	if got := refJSON(t, string(reply)); !reflect.DeepEqual(got, want) {
+		t.Fatalf("echo ack\n got %s\nwant %s", truncated(reply), truncated([]byte(mustJSON(t, args))))
+	}
+}
+
+func refJSON(t testing.TB, s string) any {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("%s: %v", truncated([]byte(s)), err)
+	}
+	return v
+}
+
+// refJSONEqual reports whether got holds the same JSON value as want.
+func refJSONEqual(t testing.TB, got json.RawMessage, want string) bool {
+	t.Helper()
+	return got != nil && reflect.DeepEqual(refJSON(t, string(got)), refJSON(t, want))
+}
+
+// refSame is reflect.DeepEqual that takes a nil and an empty []byte as
+// equal: a zero-length attachment decodes to either.
+func refSame(a, b any) bool {
+	switch x := a.(type) {
+	case []byte:
+		y, ok := b.([]byte)
+		return ok && bytes.Equal(x, y)
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for i := range x {
+			if !refSame(x[i], y[i]) {
+				return false
+			}
+		}
+		return true
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok || len(x) != len(y) {
+			return false
+		}
+		for k, v := range x {
+			if w, ok := y[k]; !ok || !refSame(v, w) {
+				return false
+			}
+		}
+		return true
+	}
+	return reflect.DeepEqual(a, b)
+}
+
+// refPattern is the string the server's "big" event sends for n.
+func refPattern(n int) string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz"
+	var b strings.Builder
+	b.Grow(n)
+	for i := range n {
+		b.WriteByte(alphabet[i%len(alphabet)])
+	}
+	return b.String()
+}
+
+// refClosedAddr returns a loopback address nobody listens on.
+func refClosedAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+func TestInteropDialErrors(t *testing.T) {
+	srv := refserver.Shared(t, refserver.Default)
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	expired, cancel2 := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel2()
+	cases := []struct {
+		name string
+		ctx  context.Context
+		url  string
+		opts siostream.Options
+		is   error // nil: any error but a *ConnectError
+		max  time.Duration
+	}{
+		{name: "cancelled context", ctx: cancelled, url: srv.URL, is: context.Canceled},
+		{name: "expired deadline", ctx: expired, url: srv.URL, is: context.DeadlineExceeded},
+		{name: "closed port", url: "http://" + refClosedAddr(t)},
+		// The server holds an upgrade for an unknown path for 1 s, then
+		// closes it.
+		{name: "engine path not served", url: srv.URL, opts: siostream.Options{Path: "/nope/"}, max: 3 * time.Second},
+		{name: "unsupported scheme", url: "ftp://" + srv.Addr()},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := tc.ctx
+			if ctx == nil {
+				c, cancel := context.WithTimeout(context.Background(), refWait)
+				defer cancel()
+				ctx = c
+			}
+			start := time.Now()
+			s, err := siostream.Dial(ctx, tc.url, fastOpts(tc.opts))
+			took := time.Since(start)
+			if err == nil {
+				s.Close()
+				t.Fatal("Dial succeeded")
+			}
+			var ce *siostream.ConnectError
+			if errors.As(err, &ce) {
+				t.Fatalf("Dial: a ConnectError for a failed connection: %v", err)
+			}
+			if tc.is != nil && !errors.Is(err, tc.is) {
+				t.Fatalf("Dial: %v, want %v", err, tc.is)
+			}
+			if tc.max == 0 {
+				tc.max = time.Second
+			}
+			if took > tc.max {
+				t.Fatalf("Dial failed after %v, want fast", took)
+			}
+			t.Logf("Dial: %v (%v)", err, took)
+		})
+	}
+}
+
+func TestInteropCloseSendsDisconnect(t *testing.T) {
+	srv := refIsolated(t, refserver.Default)
+	observer := dial(t, srv.URL, siostream.Options{Namespace: "/admin"})
+	if st := refStatsOf(t, observer); st != (refStats{Clients: 1, Sockets: 1}) {
+		t.Fatalf("stats with the observer alone: %+v", st)
+	}
+
+	t.Run("one of two namespaces", func(t *testing.T) {
+		m, err := siostream.NewManager(srv.URL, fastOpts(siostream.Options{}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), refWait)
+		defer cancel()
+		root, err := m.Dial(ctx, siostream.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		admin, err := m.Dial(ctx, siostream.Options{Namespace: "/admin"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := refStatsOf(t, observer); st != (refStats{Clients: 2, Sockets: 2}) {
+			t.Fatalf("stats with two namespaces joined: %+v", st)
+		}
+		admin.Close()
+		// Only a DISCONNECT packet can take the socket away: the connection
+		// stays up for "/".
+		refWaitStats(t, observer, "admin socket gone, connection kept", func(st refStats) bool {
+			return st.Sockets == 1 && st.Clients == 2
+		})
+		refRoundTrip(t, root, "still here")
+		if err := admin.Emit(ctx, "echo", 1); !errors.Is(err, siostream.ErrClosed) {
+			t.Fatalf("emit after Close: %v", err)
+		}
+		evs := refDrain(t, admin, refWait)
+		last := evs[len(evs)-1]
+		if last.Kind != siostream.KindDisconnected || last.Reason != siostream.ReasonClientDisconnect {
+			t.Fatalf("last event of the closed stream: %v %s", last.Kind, refDescribe(last))
+		}
+		if !errors.Is(admin.Err(), siostream.ErrClosed) {
+			t.Fatalf("Err after Close: %v", admin.Err())
+		}
+		root.Close()
+		refWaitStats(t, observer, "connection closed", func(st refStats) bool { return st.Clients == 1 })
+	})
+
+	t.Run("last stream", func(t *testing.T) {
+		s := dial(t, srv.URL, siostream.Options{Namespace: "/admin"})
+		refWaitStats(t, observer, "second socket", func(st refStats) bool { return st.Sockets == 2 })
+		s.Close()
+		refWaitStats(t, observer, "socket and connection gone", func(st refStats) bool {
+			return st.Sockets == 1 && st.Clients == 1
+		})
+	})
+}
+
+func TestInteropCloseDuringFlood(t *testing.T) {
+	srv := refIsolated(t, refserver.Default)
+	s := dial(t, srv.URL, siostream.Options{})
+	refEmit(t, s, "flood", 100000)
+	for i := range 1000 {
+		ev := nextEvent(t, s, "flood", refWait)
+		var n int
+		if err := ev.Decode(&n); err != nil || n != i {
+			t.Fatalf("flood event %d: %s (%v)", i, ev.Args, err)
+		}
+	}
+	start := time.Now()
+	s.Close()
+	took := time.Since(start)
+	if took > 2*time.Second {
+		t.Fatalf("Close took %v while events were flowing", took)
+	}
+	t.Logf("Close took %v", took)
+	refDrain(t, s, refWait)
+	if !errors.Is(s.Err(), siostream.ErrClosed) {
+		t.Fatalf("Err after Close: %v", s.Err())
+	}
+}
