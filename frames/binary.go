@@ -3,6 +3,7 @@ package frames
 import (
 	"encoding/base64"
 	"encoding/json"
+	"maps"
 	"math"
 	"strconv"
 )
@@ -167,10 +168,7 @@ func resolveMap(m map[string]any, atts [][]byte, depth int) (any, bool, error) {
 			return nil, false, err
 		}
 		if changed && out == nil {
-			out = make(map[string]any, len(m))
-			for k2, v2 := range m {
-				out[k2] = v2
-			}
+			out = maps.Clone(m) // copy on first change
 		}
 		if changed {
 			out[k] = nv

@@ -3,6 +3,7 @@ package frames
 import (
 	"encoding"
 	"encoding/json"
+	"maps"
 	"reflect"
 	"slices"
 	"strconv"
@@ -111,10 +112,7 @@ func (x *extractor) anyMap(m map[string]any, depth int) (any, bool, error) {
 			return nil, false, err
 		}
 		if changed && out == nil {
-			out = make(map[string]any, len(m))
-			for k2, v2 := range m {
-				out[k2] = v2
-			}
+			out = maps.Clone(m) // copy on first change
 		}
 		if changed {
 			out[k] = v
