@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/siostream/siostream"
+)
+
+func sioDial(ctx context.Context, url string) (*siostream.Stream, error) {
+	return siostream.Dial(ctx, url, siostream.Options{NoReconnect: true})
+}
+
+func runSiostream(ctx context.Context, t task) (result, error) {
+	switch t.Kind {
+	case "receive":
+		return sioReceive(ctx, t)
+	case "emit":
+		return sioEmit(ctx, t)
+	case "ack":
+		return sioAck(ctx, t)
+	case "idle":
+		return idleMeasure(ctx, t, func(ctx context.Context) error {
+			_, err := sioDial(ctx, t.URL)
+			return err
+		})
+	}
+	return result{}, fmt.Errorf("siostream: no %s task", t.Kind)
+}
+
+// sioReceive ranges over Events and reads each event's Name.
+func sioReceive(ctx context.Context, t task) (result, error) {
+	s, err := sioOpen(ctx, t.URL)
+	if err != nil {
+		return result{}, err
+	}
+	defer s.Close()
+	stop := context.AfterFunc(ctx, func() { s.Close() })
+	defer stop()
+	count := 0
+	m0 := readMem()
+	start := time.Now()
+	if err := s.Emit(ctx, "start"); err != nil {
+		return result{}, err
+	}
+	finished := false
+	for ev := range s.Events() {
+		if ev.Kind != siostream.KindEvent {
+			continue
+		}
+		if ev.Name == "done" {
+			finished = true
+			break
+		}
+		if ev.Name == "ev" {
+			count++
+		}
+	}
+	r := result{Events: count, Seconds: time.Since(start).Seconds()}
+	r.setMem(m0, readMem())
+	if !finished {
+		return r, fmt.Errorf("stream ended early: %v", s.Err())
+	}
+	return r, checkCount(count, t.N)
+}
+
+// sioEmit emits N events from W goroutines, then asks the sink server
+// for its count with an ack: all events have been read by then.
+func sioEmit(ctx context.Context, t task) (result, error) {
+	s, err := sioOpen(ctx, t.URL)
+	if err != nil {
+		return result{}, err
+	}
+	defer s.Close()
+	payload := payloadString(t.Size)
+	w := max(1, t.Workers)
+	var wg sync.WaitGroup
+	errs := make([]error, w)
+	m0 := readMem()
+	start := time.Now()
+	for i := range w {
+		n := t.N / w
+		if i < t.N%w {
+			n++
+		}
+		wg.Go(func() {
+			for range n {
+				if err := s.Emit(ctx, "ev", payload); err != nil {
+					errs[i] = err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return result{}, err
+	}
+	raw, err := s.EmitWithAck(ctx, "done")
+	if err != nil {
+		return result{}, err
+	}
+	r := result{Events: t.N, Seconds: time.Since(start).Seconds()}
+	r.setMem(m0, readMem())
+	got, err := sinkCount(raw)
+	if err != nil {
+		return r, err
+	}
+	return r, checkCount(got, t.N)
+}
+
+func sioAck(ctx context.Context, t task) (result, error) {
+	s, err := sioOpen(ctx, t.URL)
+	if err != nil {
+		return result{}, err
+	}
+	defer s.Close()
+	// Nobody else reads the channel: drain it so that server events (the
+	// reference server's welcome) never fill it.
+	go func() {
+		for range s.Events() {
+		}
+	}()
+	payload := payloadString(t.Size)
+	var lat latencies
+	for i := 0; i < t.Warmup+t.N; i++ {
+		start := time.Now()
+		if _, err := s.EmitWithAck(ctx, "ack", payload); err != nil {
+			return result{}, err
+		}
+		if i >= t.Warmup {
+			lat.add(time.Since(start))
+		}
+	}
+	return result{Lat: lat}, nil
+}
+
+// sioOpen is sioDial, made again when the handshake fails (see redial).
+func sioOpen(ctx context.Context, url string) (*siostream.Stream, error) {
+	return redial(ctx, func(ctx context.Context) (*siostream.Stream, error) { return sioDial(ctx, url) })
+}

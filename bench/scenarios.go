@@ -1,0 +1,325 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+)
+
+// plan sizes every scenario.
+type plan struct {
+	Runs       int
+	RecvN      map[int]int // payload bytes -> events received
+	EmitN      int
+	AckN       int
+	AckWarmup  int
+	IdleSio    int // connections for siostream
+	IdleOthers int // connections for the other clients
+	Only       map[string]bool
+}
+
+func quickPlan() plan {
+	return plan{
+		Runs:       1,
+		RecvN:      map[int]int{64: 200_000, 1024: 50_000},
+		EmitN:      50_000,
+		AckN:       2_000,
+		AckWarmup:  200,
+		IdleSio:    10_000,
+		IdleOthers: 2_000,
+	}
+}
+
+func fullPlan() plan {
+	return plan{
+		Runs:       5,
+		RecvN:      map[int]int{64: 1_000_000, 1024: 250_000},
+		EmitN:      500_000,
+		AckN:       20_000,
+		AckWarmup:  1_000,
+		IdleSio:    10_000,
+		IdleOthers: 10_000,
+	}
+}
+
+const (
+	cFloor   = "floor"
+	cSio     = "siostream"
+	cZS      = "zishang520"
+	cNode    = "socket.io-client"
+	nodeName = "node" // client name in the node script's task
+)
+
+// series is one figure: the values of every run.
+type series struct {
+	Scenario string
+	Client   string
+	Unit     string
+	RatioTo  string // cFloor or cSio
+	Note     string
+	Values   []float64
+}
+
+type bench struct {
+	env      *environment
+	plan     plan
+	order    []*series
+	byKey    map[string]*series
+	notes    []string
+	failures []string
+	retried  []string       // idle runs that failed once and were run again
+	redials  map[string]int // dials that failed and were made again, per client
+}
+
+func (b *bench) add(scenario, client, unit, ratioTo, note string, v float64) {
+	key := scenario + "\x00" + client
+	s, ok := b.byKey[key]
+	if !ok {
+		if b.byKey == nil {
+			b.byKey = make(map[string]*series)
+		}
+		s = &series{Scenario: scenario, Client: client, Unit: unit, RatioTo: ratioTo, Note: note}
+		b.byKey[key] = s
+		b.order = append(b.order, s)
+	}
+	s.Values = append(s.Values, v)
+}
+
+func (b *bench) note(format string, args ...any) {
+	n := fmt.Sprintf(format, args...)
+	if !slices.Contains(b.notes, n) {
+		b.notes = append(b.notes, n)
+	}
+}
+
+func (b *bench) fail(err error) {
+	fmt.Fprintln(os.Stderr, "FAILED:", err)
+	b.failures = append(b.failures, err.Error())
+	b.note("failed: %v", err)
+}
+
+func (b *bench) wants(group string) bool { return b.plan.Only == nil || b.plan.Only[group] }
+
+func (b *bench) runAll(ctx context.Context) {
+	for _, n := range b.env.nodeNotes {
+		b.note("%s", n)
+	}
+	for run := 0; run < b.plan.Runs && ctx.Err() == nil; run++ {
+		fmt.Fprintf(os.Stderr, "run %d of %d\n", run+1, b.plan.Runs)
+		if b.wants("receive") {
+			for _, size := range []int{64, 1024} {
+				b.receive(ctx, run, size)
+			}
+		}
+		if b.wants("emit") {
+			b.emit(ctx, run, 1)
+			b.emit(ctx, run, 8)
+		}
+		if b.wants("ack") {
+			b.ack(ctx, run, false)
+			b.ack(ctx, run, true)
+		}
+		if b.wants("idle") {
+			b.idle(ctx, run)
+		}
+	}
+}
+
+// clients returns the clients to measure, rotated by run so that no
+// client always goes first.
+func (b *bench) clients(run int, names ...string) []string {
+	var out []string
+	for _, n := range names {
+		if n == cNode && b.env.nodeDir == "" {
+			continue
+		}
+		out = append(out, n)
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	k := run % len(out)
+	return append(out[k:len(out):len(out)], out[:k]...)
+}
+
+// exec runs t for client in its own process.
+func (b *bench) exec(ctx context.Context, client string, t task) (result, error) {
+	start := time.Now()
+	defer func() {
+		fmt.Fprintf(os.Stderr, "  %-8s %-17s %s\n", t.Kind, client, time.Since(start).Round(time.Millisecond))
+	}()
+	t.Client = client
+	if client == cNode {
+		t.Client = nodeName
+		spec, _ := json.Marshal(t)
+		r, err := runTask(ctx, b.env.nodeDir, t, b.env.node, "--expose-gc", "client.js", string(spec))
+		b.redials[client] += r.Redials
+		if err != nil {
+			err = fmt.Errorf("%s: %w", cNode, err)
+		}
+		return r, err
+	}
+	spec, _ := json.Marshal(t)
+	r, err := runTask(ctx, b.env.dir, t, b.env.self, "-child", string(spec))
+	b.redials[client] += r.Redials
+	return r, err
+}
+
+func (b *bench) goServer(ctx context.Context, cfg serverConfig) (*server, error) {
+	return startServer(ctx, b.env.dir, b.env.self, serverArgs(cfg)...)
+}
+
+func sizeName(n int) string {
+	if n >= 1024 && n%1024 == 0 {
+		return fmt.Sprintf("%d KiB", n/1024)
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func (b *bench) receive(ctx context.Context, run, size int) {
+	n := b.plan.RecvN[size]
+	srv, err := b.goServer(ctx, serverConfig{Mode: "flood", N: n, Size: size})
+	if err != nil {
+		b.fail(err)
+		return
+	}
+	defer srv.stop()
+	scen := "receive " + sizeName(size)
+	for _, c := range b.clients(run, cFloor, cSio, cZS, cNode) {
+		t := task{Kind: "receive", URL: srv.URL, N: n, Timeout: 60 + n/10_000}
+		r, err := b.exec(ctx, c, t)
+		if err != nil {
+			b.fail(err)
+			continue
+		}
+		b.add(scen, c, "events/s", cFloor, "N="+groupDigits(int64(n)), float64(r.Events)/r.Seconds)
+		if c != cNode {
+			b.add("allocs per event, "+sizeName(size), c, "allocs/event", cSio, "", float64(r.Mallocs)/float64(n))
+			b.add("bytes per event, "+sizeName(size), c, "B/event", cSio, "", float64(r.Bytes)/float64(n))
+		}
+	}
+}
+
+func (b *bench) emit(ctx context.Context, run, workers int) {
+	srv, err := b.goServer(ctx, serverConfig{Mode: "sink"})
+	if err != nil {
+		b.fail(err)
+		return
+	}
+	defer srv.stop()
+	names := []string{cSio, cZS, cNode}
+	if workers > 1 {
+		names = names[:2]
+	}
+	scen := fmt.Sprintf("emit 64 B, %d goroutine", workers)
+	if workers > 1 {
+		scen += "s"
+	}
+	for _, c := range b.clients(run, names...) {
+		t := task{Kind: "emit", URL: srv.URL, N: b.plan.EmitN, Size: 64, Workers: workers, Timeout: 60 + b.plan.EmitN/5_000}
+		r, err := b.exec(ctx, c, t)
+		if err != nil {
+			b.fail(err)
+			continue
+		}
+		note := "N=" + groupDigits(int64(b.plan.EmitN))
+		if c == cNode {
+			note += ", one event loop"
+		}
+		b.add(scen, c, "events/s", cSio, note, float64(r.Events)/r.Seconds)
+	}
+}
+
+func (b *bench) ack(ctx context.Context, run int, reference bool) {
+	var srv *server
+	var err error
+	where := "Go echo server"
+	if reference {
+		if b.env.refDir == "" {
+			return
+		}
+		where = "Node socket.io server"
+		srv, err = startServer(ctx, b.env.refDir, b.env.node, "server.js", "default")
+	} else {
+		srv, err = b.goServer(ctx, serverConfig{Mode: "echo"})
+	}
+	if err != nil {
+		b.fail(err)
+		return
+	}
+	defer srv.stop()
+	for _, c := range b.clients(run, cFloor, cSio, cZS, cNode) {
+		t := task{Kind: "ack", URL: srv.URL, N: b.plan.AckN, Warmup: b.plan.AckWarmup, Size: 64, Timeout: 60 + b.plan.AckN/200}
+		r, err := b.exec(ctx, c, t)
+		if err != nil {
+			b.fail(err)
+			continue
+		}
+		lat := slices.Clone(r.Lat)
+		slices.Sort(lat)
+		note := groupDigits(int64(len(lat))) + " round trips"
+		b.add("ack RTT p50, "+where, c, "µs", cSio, note, percentile(lat, 50))
+		b.add("ack RTT p99, "+where, c, "µs", cSio, note, percentile(lat, 99))
+	}
+}
+
+func (b *bench) idle(ctx context.Context, run int) {
+	for _, c := range b.clients(run, cSio, cZS, cNode) {
+		conns := b.plan.IdleOthers
+		if c == cSio {
+			conns = b.plan.IdleSio
+		}
+		r, err := b.idleOnce(ctx, c, conns)
+		if err != nil && ctx.Err() == nil {
+			// Thousands of dials: one that times out spoils the run.
+			// Try once more, and say so.
+			b.retried = append(b.retried, fmt.Sprintf("run %d: %v", run+1, err))
+			r, err = b.idleOnce(ctx, c, conns)
+		}
+		if err != nil {
+			b.fail(err)
+			continue
+		}
+		b.add("idle RSS per connection", c, "KiB/conn", cSio, groupDigits(int64(r.Conns))+" connections",
+			float64(r.RSSDelta)/float64(r.Conns)/1024)
+		if c != cNode {
+			b.add("idle Go heap per connection", c, "KiB/conn", cSio, fmt.Sprintf("%s connections; %.1f goroutines and %.1f KiB of stacks per connection",
+				groupDigits(int64(r.Conns)), float64(r.Gor)/float64(r.Conns), float64(r.Stacks)/float64(r.Conns)/1024),
+				float64(r.HeapLive)/float64(r.Conns)/1024)
+		}
+	}
+}
+
+func (b *bench) idleOnce(ctx context.Context, client string, conns int) (result, error) {
+	srv, err := b.goServer(ctx, serverConfig{Mode: "idle"})
+	if err != nil {
+		return result{}, err
+	}
+	defer srv.stop()
+	return b.exec(ctx, client, task{Kind: "idle", URL: srv.URL, Conns: conns, Timeout: 60 + conns/100})
+}
+
+// percentile of sorted values, nearest rank.
+func percentile(sorted []float64, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(float64(len(sorted))*p/100+0.5) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+func median(v []float64) float64 {
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	if n == 0 {
+		return 0
+	}
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
