@@ -1,13 +1,17 @@
 package siostream
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // deliveryQueue accounts for the events waiting in the Events channel.
 // Only the stream goroutine sends on the channel, so the events still in it
 // are always the newest len(ch) sent: a ring of their sizes gives the bytes
 // waiting without any hook on the consumer's side.
 type deliveryQueue struct {
-	sizes    []int
+	sizes    []int32 // grows to the channel's capacity as needed
+	capacity int
 	head, n  int
 	bytes    int
 	maxBytes int
@@ -15,23 +19,34 @@ type deliveryQueue struct {
 }
 
 func (q *deliveryQueue) init(capacity, maxBytes int) {
-	q.sizes = make([]int, capacity)
-	q.maxBytes = maxBytes
+	q.capacity, q.maxBytes = capacity, maxBytes
 }
 
 // retire forgets the entries the consumer has taken.
 func (q *deliveryQueue) retire(inChan int) {
 	for q.n > inChan {
-		q.bytes -= q.sizes[q.head]
+		q.bytes -= int(q.sizes[q.head])
 		q.head = (q.head + 1) % len(q.sizes)
 		q.n--
 	}
 }
 
 func (q *deliveryQueue) push(size int) {
-	q.sizes[(q.head+q.n)%len(q.sizes)] = size
+	if q.n == len(q.sizes) {
+		q.grow()
+	}
+	q.sizes[(q.head+q.n)%len(q.sizes)] = int32(min(size, math.MaxInt32))
 	q.n++
 	q.bytes += size
+}
+
+// grow doubles the ring (up to the channel's capacity), unrolling it.
+func (q *deliveryQueue) grow() {
+	next := make([]int32, min(max(2*len(q.sizes), 8), q.capacity))
+	for i := range q.n {
+		next[i] = q.sizes[(q.head+i)%len(q.sizes)]
+	}
+	q.sizes, q.head = next, 0
 }
 
 func (q *deliveryQueue) fits(size int) bool {

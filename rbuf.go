@@ -8,11 +8,11 @@ import (
 	"github.com/gobwas/ws"
 )
 
-// Read buffer sizes: idle connections keep the small one; a connection
-// whose reads keep filling the buffer grows it, up to the large one, to
-// save system calls under load.
+// Read buffer sizes: idle connections keep the small one (pings and the
+// odd event fit); a connection whose reads keep filling the buffer grows
+// it, up to the large one, to save system calls under load.
 const (
-	readBufMin = 4 << 10
+	readBufMin = 512
 	readBufMax = 64 << 10
 )
 

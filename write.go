@@ -85,7 +85,6 @@ type writer struct {
 func newWriter(nc net.Conn, timeout time.Duration, sent *atomic.Uint64) *writer {
 	w := &writer{
 		nc:   nc,
-		bw:   bufio.NewWriterSize(nc, 4096),
 		wake: make(chan struct{}, 1),
 		done: make(chan struct{}),
 		sent: sent,
@@ -159,10 +158,29 @@ func (w *writer) stop(err error) []*outFrame {
 func (w *writer) loop() {
 	defer close(w.done)
 	for range w.wake {
-		if !w.drain() {
+		w.bw = getBufWriter(w.nc) // held only while there is work
+		more := w.drain()
+		putBufWriter(w.bw)
+		w.bw = nil
+		if !more {
 			return
 		}
 	}
+}
+
+// bufWriters lend write buffers to writers with work to do, so that idle
+// connections hold none.
+var bufWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 4096) }}
+
+func getBufWriter(nc net.Conn) *bufio.Writer {
+	bw := bufWriters.Get().(*bufio.Writer)
+	bw.Reset(nc)
+	return bw
+}
+
+func putBufWriter(bw *bufio.Writer) {
+	bw.Reset(nil)
+	bufWriters.Put(bw)
 }
 
 // drain writes everything queued; it reports whether to keep running.
