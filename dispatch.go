@@ -18,7 +18,7 @@ func (m *Manager) serve(c *wireConn) (Reason, error) {
 			err = m.dispatch(c, t, p, bin)
 		}
 		if err != nil {
-			return classify(err)
+			return classify(c.cause(err))
 		}
 	}
 }

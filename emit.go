@@ -205,6 +205,10 @@ func (st *Stream) checkSize(f *outFrame) error {
 // submit hands f to the connection's writer, or buffers it while
 // disconnected.
 func (st *Stream) submit(ctx context.Context, f *outFrame) error {
+	if err := ctx.Err(); err != nil {
+		f.release()
+		return err
+	}
 	st.mu.Lock()
 	if st.err != nil || st.isClosing() {
 		st.mu.Unlock()
@@ -218,9 +222,15 @@ func (st *Stream) submit(ctx context.Context, f *outFrame) error {
 	done := f.done // f belongs to the writer once queued
 	if c := st.conn; c != nil {
 		st.acks.bind(f.ack, c)
-		if c.w.enqueue(f) {
+		ok, full := c.w.enqueueLimit(f, st.opts.EmitBufferBytes)
+		if ok {
 			st.mu.Unlock()
 			return wait(ctx, done)
+		}
+		if full { // the server does not read and emitters gave up waiting
+			st.mu.Unlock()
+			f.release()
+			return ErrBufferFull
 		}
 	}
 	if !waitBuffered {

@@ -1,6 +1,7 @@
 package siostream
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,7 +20,9 @@ var (
 	// server's maxPayload. Nothing is sent.
 	ErrPayloadTooLarge = errors.New("siostream: payload exceeds the server's maxPayload")
 	// ErrBufferFull is returned by Emit while disconnected when the emit
-	// buffer is full, or at once when emit buffering is turned off.
+	// buffer is full, or at once when emit buffering is turned off; and
+	// while connected when EmitBufferBytes of packets already wait for a
+	// server that does not read.
 	ErrBufferFull = errors.New("siostream: emit buffer full")
 	// ErrNotConnected is returned for volatile emits made while the stream
 	// is not connected: they are dropped, never buffered.
@@ -46,6 +49,10 @@ var (
 	// ErrSlowConsumer ends a stream whose consumer fell behind when
 	// Options.SlowConsumer is DisconnectSlowConsumer.
 	ErrSlowConsumer = errors.New("siostream: consumer too slow")
+	// ErrJoinTimeout is the cause of a reconnect when the server accepted
+	// the connection but did not answer CONNECT within ConnectTimeout. It
+	// matches context.DeadlineExceeded too.
+	ErrJoinTimeout = fmt.Errorf("siostream: no CONNECT reply within ConnectTimeout: %w", context.DeadlineExceeded)
 	// ErrReconnectFailed ends a stream after MaxReconnectAttempts failed
 	// attempts in a row.
 	ErrReconnectFailed = errors.New("siostream: reconnection attempts exhausted")

@@ -21,6 +21,7 @@ func (st *Stream) onConnect(c *wireConn, sid, pid string) {
 	}
 	st.sid, st.pid, st.attempts = sid, pid, 0
 	st.setConn(c)
+	st.m.failures.Store(0) // the backoff starts over once a namespace joined
 	st.maxPayload.Store(c.open.MaxPayload)
 	for _, f := range st.outbox {
 		st.acks.bind(f.ack, c)
@@ -99,14 +100,41 @@ func (st *Stream) detach(c *wireConn, reason Reason, cause error, rest []*outFra
 	if was {
 		st.setConn(nil)
 	}
+	waiting := !was && st.joinSent == c
+	if st.joinSent == c {
+		st.joinSent = nil
+	}
 	st.requeue(rest)
 	st.mu.Unlock()
+	if waiting { // lost before the CONNECT reply: a failed attempt
+		st.joinFailed(cause)
+	}
 	clear(st.early)
 	st.early, st.earlyBytes = st.early[:0], 0
 	st.acks.failConn(c, errors.Join(ErrDisconnected, cause))
 	if was {
 		st.lifecycle(Event{Kind: KindDisconnected, Namespace: st.ns, Reason: reason, Err: cause}, nil)
 	}
+}
+
+// joinFailed reports a connection lost before the namespace's CONNECT
+// reply: to Dial while it waits, else as KindConnectError.
+func (st *Stream) joinFailed(cause error) {
+	if st.dialing.Load() {
+		select {
+		case st.joined <- cause:
+		default:
+		}
+		return
+	}
+	st.lifecycle(Event{Kind: KindConnectError, Namespace: st.ns, Err: cause}, nil)
+}
+
+// waitingOn reports whether st sent CONNECT on c and has no answer yet.
+func (st *Stream) waitingOn(c *wireConn) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.joinSent == c && st.conn != c && st.err == nil && !st.isClosing()
 }
 
 // requeue puts unwritten frames back in front of the outbox. Volatile

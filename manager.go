@@ -33,6 +33,7 @@ type Manager struct {
 	dialMu     sync.Mutex           // one engine connect at a time from Dial
 	reconnects atomic.Uint64
 	emitted    atomic.Uint64
+	failures   atomic.Int64 // reconnect attempts since a namespace last joined
 }
 
 // runState is one generation of the manager goroutine: it ends when stop
@@ -303,6 +304,9 @@ func (m *Manager) lost(r *runState, c *wireConn, reason Reason, cause error) {
 		reason, cause = ReasonClientDisconnect, ErrClosed
 	}
 	c.nc.Close()
+	if c.joinT != nil {
+		c.joinT.Stop()
+	}
 	rest := c.w.stop(cause)
 	m.mu.Lock()
 	if m.conn == c {
@@ -360,7 +364,8 @@ func (m *Manager) reconnect(r *runState, cause error) *wireConn {
 		m.endAll(r, cause)
 		return nil
 	}
-	for n := 1; ; n++ {
+	for {
+		n := int(m.failures.Add(1))
 		c, err := m.attempt(r, n)
 		if c != nil || stopped(r) {
 			return c
@@ -421,7 +426,19 @@ func (m *Manager) reattach(ctx context.Context, r *runState) (*wireConn, error) 
 			st.retryJoin()
 		}
 	}
+	c.joinT = time.AfterFunc(m.opts.ConnectTimeout, func() { m.checkJoined(c, list) })
 	return c, nil
+}
+
+// checkJoined drops connection c when a stream whose CONNECT it carried
+// got no answer: the reconnect then starts over with backoff.
+func (m *Manager) checkJoined(c *wireConn, list []*Stream) {
+	for _, st := range list {
+		if st.waitingOn(c) {
+			c.abort(ErrJoinTimeout)
+			return
+		}
+	}
 }
 
 // endAll ends every stream with err and stops the manager goroutine.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -25,6 +26,9 @@ type wireConn struct {
 	buf []byte
 
 	inf *inflater // permessage-deflate, when negotiated
+
+	aborted atomic.Pointer[error] // why the stream side closed the socket
+	joinT   *time.Timer           // bounds the CONNECT replies after a reconnect
 
 	// binary packet being assembled
 	bin      *binaryPacket
@@ -62,6 +66,9 @@ func (c *wireConn) readMessage() (ws.OpCode, []byte, error) {
 	c.buf = c.buf[:0]
 	for {
 		h, err := ws.ReadHeaderBuffer(c.br, c.hdr[:])
+		if errors.Is(err, ws.ErrHeaderLengthMSB) || errors.Is(err, ws.ErrHeaderLengthUnexpected) {
+			return 0, nil, protoErr("websocket", err)
+		}
 		if err != nil {
 			return 0, nil, err
 		}
@@ -123,15 +130,22 @@ func nextOp(cur, got ws.OpCode) (ws.OpCode, error) {
 }
 
 // readPayload appends n payload bytes to c.buf after checking the total
-// against the read limit.
+// against the read limit. The buffer grows as bytes arrive (at most
+// doubling per step), never all at once from the declared length.
 func (c *wireConn) readPayload(n int64) error {
 	if n > c.limit-int64(len(c.buf)) {
 		return protoErr("websocket", fmt.Errorf("%w (%d > %d bytes)", errTooLarge, int64(len(c.buf))+n, c.limit))
 	}
-	start := len(c.buf)
-	c.buf = grow(c.buf, int(n))
-	_, err := io.ReadFull(c.br, c.buf[start:])
-	return err
+	for n > 0 {
+		step := min(n, int64(max(cap(c.buf), 64<<10)))
+		start := len(c.buf)
+		c.buf = grow(c.buf, int(step))
+		if _, err := io.ReadFull(c.br, c.buf[start:]); err != nil {
+			return err
+		}
+		n -= step
+	}
+	return nil
 }
 
 func grow(b []byte, n int) []byte {
@@ -180,6 +194,20 @@ func (c *wireConn) readEngine() (t frames.EngineType, payload []byte, bin bool, 
 	return t, payload, false, nil
 }
 
+// abort closes the socket for err, which the reader then reports.
+func (c *wireConn) abort(err error) {
+	c.aborted.CompareAndSwap(nil, &err)
+	c.nc.Close()
+}
+
+// cause returns the abort reason if the stream closed the socket.
+func (c *wireConn) cause(err error) error {
+	if e := c.aborted.Load(); e != nil {
+		return *e
+	}
+	return err
+}
+
 // resetHeartbeat restarts the dead-server clock: the server must ping
 // again within pingInterval + pingTimeout.
 func (c *wireConn) resetHeartbeat() {
@@ -191,6 +219,8 @@ func classify(err error) (Reason, error) {
 	var pe *ProtocolError
 	var ne net.Error
 	switch {
+	case errors.Is(err, ErrJoinTimeout):
+		return ReasonTransportError, err
 	case errors.As(err, &pe):
 		return ReasonParseError, err
 	case errors.Is(err, errPeerClosed), errors.Is(err, errEngineClose), errors.Is(err, io.EOF),

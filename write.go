@@ -67,6 +67,7 @@ type writer struct {
 	queue  []*outFrame
 	spare  []*outFrame
 	pongs  int
+	queued int  // bytes in queue
 	final  bool // after the queue, send close and stop
 	failed error
 
@@ -97,16 +98,25 @@ func newWriter(nc net.Conn, timeout time.Duration, sent *atomic.Uint64) *writer 
 
 // enqueue adds f; it reports false when the writer has stopped.
 func (w *writer) enqueue(f *outFrame) bool {
+	ok, _ := w.enqueueLimit(f, 0)
+	return ok
+}
+
+// enqueueLimit adds f unless the bytes queued would pass limit (0: no
+// limit); full reports that case.
+func (w *writer) enqueueLimit(f *outFrame, limit int) (ok, full bool) {
+	n := f.size()
 	w.mu.Lock()
-	ok := w.failed == nil && !w.final
-	if ok {
+	ok = w.failed == nil && !w.final
+	if full = limit > 0 && w.queued > 0 && w.queued+n > limit; ok && !full {
 		w.queue = append(w.queue, f)
+		w.queued += n
 	}
 	w.mu.Unlock()
-	if ok {
+	if ok && !full {
 		w.signal()
 	}
-	return ok
+	return ok && !full, full
 }
 
 // pong asks for an Engine.IO pong, written before queued frames.
@@ -193,7 +203,7 @@ func (w *writer) drain() bool {
 		}
 		// queue and spare never share an array: take one, lend the other.
 		batch, pongs, final := w.queue, w.pongs, w.final
-		w.queue, w.spare, w.pongs = w.spare[:0], nil, 0
+		w.queue, w.spare, w.pongs, w.queued = w.spare[:0], nil, 0, 0
 		w.mu.Unlock()
 		if len(batch) == 0 && pongs == 0 {
 			if final {
@@ -206,6 +216,7 @@ func (w *writer) drain() bool {
 			w.mu.Lock()
 			w.failed = err
 			w.mu.Unlock()
+			w.nc.Close() // a connection that cannot be written is dead: reconnect
 			return false
 		}
 		clear(batch)
