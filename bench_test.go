@@ -32,21 +32,29 @@ type floodServer struct {
 // the server's URL and the size of one Engine.IO message.
 func startFlood(tb testing.TB, size int) (string, int) {
 	tb.Helper()
+	msg := []byte(`42["ev","` + strings.Repeat("x", size) + `"]`)
+	return startFloodFrames(tb, ws.NewTextFrame(msg)), len(msg)
+}
+
+// startFloodFrames floods the given frames, in order, over and over.
+func startFloodFrames(tb testing.TB, fs ...ws.Frame) string {
+	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	msg := []byte(`42["ev","` + strings.Repeat("x", size) + `"]`)
 	var frame bytes.Buffer
-	if err := ws.WriteFrame(&frame, ws.NewTextFrame(msg)); err != nil {
-		tb.Fatal(err)
+	for _, f := range fs {
+		if err := ws.WriteFrame(&frame, f); err != nil {
+			tb.Fatal(err)
+		}
 	}
 	s := &floodServer{ln: ln, conns: make(map[net.Conn]struct{})}
 	s.chunk = bytes.Repeat(frame.Bytes(), max(1, (64<<10)/frame.Len()))
 	s.wg.Add(1)
 	go s.accept()
 	tb.Cleanup(s.close)
-	return "http://" + ln.Addr().String(), len(msg)
+	return "http://" + ln.Addr().String()
 }
 
 func (s *floodServer) accept() {
@@ -125,6 +133,23 @@ func BenchmarkReceive(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkReceiveBinary measures one BINARY_EVENT with one 64-byte
+// attachment received per op.
+func BenchmarkReceiveBinary(b *testing.B) {
+	text := ws.NewTextFrame([]byte(`451-["bin",{"data":{"_placeholder":true,"num":0}}]`))
+	url := startFloodFrames(b, text, ws.NewBinaryFrame(bytes.Repeat([]byte{7}, 64)))
+	s := dial(b, url, siostream.Options{})
+	next(b, s, siostream.KindConnected, 5*time.Second)
+	events := s.Events()
+	b.ReportAllocs()
+	for b.Loop() {
+		ev := <-events
+		if ev.Kind != siostream.KindEvent || len(ev.Attachments) != 1 {
+			b.Fatalf("got %v %q (%v)", ev.Kind, ev.Name, ev.Err)
+		}
 	}
 }
 
