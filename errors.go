@@ -53,6 +53,9 @@ var (
 	// the connection but did not answer CONNECT within ConnectTimeout. It
 	// matches context.DeadlineExceeded too.
 	ErrJoinTimeout = fmt.Errorf("siostream: no CONNECT reply within ConnectTimeout: %w", context.DeadlineExceeded)
+	// ErrRetriesExhausted fails an at-least-once emit that the server did
+	// not acknowledge after Options.Retries resends.
+	ErrRetriesExhausted = errors.New("siostream: no ack after all retries")
 	// ErrReconnectFailed ends a stream after MaxReconnectAttempts failed
 	// attempts in a row.
 	ErrReconnectFailed = errors.New("siostream: reconnection attempts exhausted")

@@ -7,10 +7,6 @@ import (
 	"fmt"
 )
 
-// ErrRetriesExhausted fails an at-least-once emit that the server did not
-// acknowledge after Options.Retries resends.
-var ErrRetriesExhausted = errors.New("siostream: no ack after all retries")
-
 // emitReliable sends one packet at a time, in call order, until the server
 // acknowledges it (see Options.Retries).
 func (st *Stream) emitReliable(ctx context.Context, event string, args []any) (json.RawMessage, error) {
