@@ -453,15 +453,23 @@ func TestReservedAndOversizeEmits(t *testing.T) {
 
 func TestStreamGoroutines(t *testing.T) {
 	srv := newServer(t, sioserver.Options{})
-	before := runtime.NumGoroutine()
-	s := dial(t, srv.URL(), siostream.Options{})
-	_ = s
-	// The server side adds its own goroutines; count the client's by
-	// closing it.
-	time.Sleep(50 * time.Millisecond)
-	mid := runtime.NumGoroutine()
+	s := dial(t, srv.URL(), siostream.Options{ReconnectDelay: time.Hour, ReconnectDelayMax: time.Hour})
+	if n := clientGoroutines(); n != 2 {
+		t.Fatalf("%d client goroutines while connected, want 2 (reader, writer)", n)
+	}
+	accept(t, srv).Drop()
+	next(t, s, siostream.KindReconnecting, 5*time.Second)
+	waitFor(t, func() bool { return clientGoroutines() == 1 })
 	s.Close()
-	time.Sleep(50 * time.Millisecond)
-	after := runtime.NumGoroutine()
-	t.Logf("goroutines: before %d, with stream %d, after close %d", before, mid, after)
+	if n := clientGoroutines(); n != 0 {
+		t.Fatalf("%d client goroutines after Close", n)
+	}
+}
+
+// clientGoroutines counts the goroutines running the stream's loops.
+func clientGoroutines() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	return strings.Count(string(buf), "siostream.(*Manager).loop(") +
+		strings.Count(string(buf), "siostream.(*writer).loop(")
 }
