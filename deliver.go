@@ -55,7 +55,7 @@ func (q *deliveryQueue) fits(size int) bool {
 
 // deliver puts a server event in the channel, applying the slow-consumer
 // policy when the buffer is full.
-func (st *Stream) deliver(c *wireConn, ev Event, size int) error {
+func (st *Stream) deliver(c *wireConn, ev Event, size int) {
 	st.stats.received.Add(1)
 	if ev.Offset != "" {
 		st.setOffset(ev.Offset) // handed over: a recovery need not replay it
@@ -63,7 +63,7 @@ func (st *Stream) deliver(c *wireConn, ev Event, size int) error {
 	st.sendMu.Lock()
 	defer st.sendMu.Unlock()
 	if st.ended {
-		return nil
+		return
 	}
 	q := &st.q
 	q.retire(len(st.events))
@@ -72,21 +72,20 @@ func (st *Stream) deliver(c *wireConn, ev Event, size int) error {
 		st.events <- ev
 		q.push(size)
 		st.stats.delivered.Add(1)
-		return nil
+		return
 	}
 	switch st.opts.SlowConsumer {
 	case DropNewest:
 		q.drops++
 		st.stats.dropped.Add(1)
-		return nil
+		return
 	case DisconnectSlowConsumer:
 		st.sendMu.Unlock()
 		st.endSlow(c)
 		st.sendMu.Lock()
-		return nil
+		return
 	}
 	st.deliverBlocking(c, ev, size)
-	return nil
 }
 
 // deliverBlocking waits for the consumer, or for Close. The heartbeat

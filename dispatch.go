@@ -164,9 +164,11 @@ func (st *Stream) onEvent(c *wireConn, pkt *frames.Packet, atts [][]byte) error 
 		ev.ack = &ackReply{st: st, conn: c, id: pkt.ID}
 	}
 	if st.active.Load() != c {
-		return st.holdEarly(c, ev, len(buf))
+		st.holdEarly(c, ev, len(buf))
+		return nil
 	}
-	return st.deliver(c, ev, len(buf))
+	st.deliver(c, ev, len(buf))
+	return nil
 }
 
 // earlyEvent is an event that arrived before the namespace's CONNECT reply
@@ -181,14 +183,14 @@ type earlyEvent struct {
 // early. Past MaxBufferedBytes held (counting the events' own size too),
 // the held events and the ones after them are delivered at once, in
 // order, ahead of KindConnected: nothing is lost, memory stays bounded.
-func (st *Stream) holdEarly(c *wireConn, ev Event, size int) error {
+func (st *Stream) holdEarly(c *wireConn, ev Event, size int) {
 	st.earlyBytes += size + int(unsafe.Sizeof(ev))
 	if st.earlyBytes <= st.opts.MaxBufferedBytes {
 		st.early = append(st.early, earlyEvent{ev, size})
-		return nil
+		return
 	}
 	st.flushEarly(c)
-	return st.deliver(c, ev, size)
+	st.deliver(c, ev, size)
 }
 
 // flushEarly delivers the held events.

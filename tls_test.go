@@ -148,8 +148,8 @@ func TestTLSReconnectVerifiesAgain(t *testing.T) {
 	}
 	p.SetUpstream(good.Addr())
 	next(t, s, siostream.KindConnected, 5*time.Second)
-	c := accept(t, good) // the first connection
-	c = accept(t, good)
+	accept(t, good) // the first connection
+	c := accept(t, good)
 	joinedOn(t, c)
 	c.Emit("/", "after-reconnect")
 	nextEvent(t, s, "after-reconnect", 5*time.Second)

@@ -26,8 +26,6 @@ type outFrame struct {
 	vol   bool    // volatile: dropped rather than buffered
 }
 
-func (f *outFrame) volatile() bool { return f.vol }
-
 func (f *outFrame) size() int {
 	n := len(f.data)
 	for _, a := range f.atts {
