@@ -34,33 +34,27 @@ func (p Placeholder) appendJSON(dst []byte) []byte {
 //
 // A placeholder is an object with a member "_placeholder": true (keys in
 // any order; the last of duplicate keys wins) and no array or object
-// members. Its "num" must be an integer indexing atts, else the error
-// wraps ErrBadPlaceholder. Malformed JSON is ErrInvalidJSON. On error dst
-// is returned unchanged.
+// members. Its "num" must be an integer indexing atts, written with
+// digits only (no sign, fraction or exponent); otherwise the error wraps
+// ErrBadPlaceholder and its Detail says what is wrong. Malformed JSON is
+// ErrInvalidJSON. On error dst is returned unchanged.
 func ResolveBinary(dst, data []byte, atts [][]byte) ([]byte, error) {
 	if _, _, err := validValue(data, 0, maxDepthCap); err != nil {
 		return dst, err
 	}
+	s := placeholderScan{data: data, n: len(atts)}
 	mark, copied := len(dst), 0
-	for i := 0; i < len(data); {
-		switch data[i] {
-		case '"':
-			i = skipString(data, i)
-			continue
-		case '{':
-			end, num, err := placeholderAt(data, i, len(atts))
-			if err != nil {
-				return dst[:mark], err
-			}
-			if end > 0 {
-				dst = appendBase64(append(dst, data[copied:i]...), atts[num])
-				copied, i = end, end
-				continue
-			}
+	for {
+		start, end, num, err := s.next()
+		if err != nil {
+			return dst[:mark], err
 		}
-		i++
+		if start < 0 {
+			return append(dst, data[copied:]...), nil
+		}
+		dst = appendBase64(append(dst, data[copied:start]...), atts[num])
+		copied = end
 	}
-	return append(dst, data[copied:]...), nil
 }
 
 // appendBase64 appends b as a quoted base64 JSON string.
@@ -70,61 +64,126 @@ func appendBase64(dst, b []byte) []byte {
 	return append(dst, '"')
 }
 
+// placeholderScan finds, in order, the placeholders of a validated JSON
+// value and the attachments they reference. It never recurses: it walks
+// the bytes once, skipping strings, and examines each object it meets.
+type placeholderScan struct {
+	data []byte
+	n    int // attachments
+	i    int // where to look next
+}
+
+// next returns the bounds of the next placeholder and the attachment it
+// references; start is -1 after the last one.
+func (s *placeholderScan) next() (start, end, num int, err error) {
+	data := s.data
+	for i := s.i; i < len(data); i++ {
+		switch data[i] {
+		case '"':
+			i = skipString(data, i) - 1
+		case '{':
+			if end, raw := placeholderAt(data, i); end > 0 {
+				s.i = end
+				num, err = s.reference(raw, i)
+				return i, end, num, err
+			}
+		}
+	}
+	s.i = len(data)
+	return -1, 0, 0, nil
+}
+
+// reference checks the raw "num" of the placeholder at data[at].
+func (s *placeholderScan) reference(raw []byte, at int) (int, error) {
+	num, problem := attachmentIndex(raw, s.n)
+	if problem != placeholderOK {
+		return 0, placeholderError(problem, raw, s.n, s.data, at)
+	}
+	return num, nil
+}
+
 // placeholderAt examines the validated object at data[i]. When it is a
-// placeholder it returns the index past it and the attachment number;
-// otherwise end is 0. Members are scanned only up to the first array or
-// object value, so the whole of ResolveBinary stays linear.
-func placeholderAt(data []byte, i, n int) (end, num int, err error) {
+// placeholder it returns the index past it and the raw value of its last
+// "num" member (nil when there is none); otherwise end is 0. Members are
+// scanned only up to the first array or object value, so a scan stays
+// linear.
+func placeholderAt(data []byte, i int) (end int, num []byte) {
 	m := members{buf: data, pos: i + 1}
-	isPlaceholder, numAt := false, -1
+	isPlaceholder := false
 	for {
 		key, ok, _ := m.key()
 		if !ok {
 			break
 		}
 		if c := data[m.valAt]; c == '{' || c == '[' {
-			return 0, 0, nil
+			return 0, nil
 		}
 		val, _ := m.value()
 		switch {
 		case rawEquals(key, "_placeholder"):
 			isPlaceholder = string(val) == "true"
 		case rawEquals(key, "num"):
-			numAt = m.valAt
+			num = val
 		}
 	}
 	if !isPlaceholder {
-		return 0, 0, nil
+		return 0, nil
 	}
-	if num, ok := attachmentIndex(data, numAt, n); ok {
-		return m.pos, num, nil
-	}
-	return 0, 0, syntaxError(ErrBadPlaceholder, data, i)
+	return m.pos, num
 }
 
-// attachmentIndex decodes the digits-only integer at data[at] (at < 0 means
-// absent) and checks that it is below n.
-func attachmentIndex(data []byte, at, n int) (int, bool) {
-	if at < 0 {
-		return 0, false
-	}
-	j := skipDigits(data, at)
-	if j == at {
-		return 0, false
+// placeholderProblem says what is wrong with a placeholder.
+type placeholderProblem uint8
+
+const (
+	placeholderOK placeholderProblem = iota
+	numMissing
+	numNotNumber
+	numNotIndex // a number, but not a non-negative integer
+	numOutOfRange
+)
+
+// attachmentIndex decodes raw, the validated JSON value of a placeholder's
+// "num" (nil when absent), as an attachment index below n. Only digits
+// are accepted: no sign, fraction or exponent. It cannot overflow,
+// whatever n and however many digits.
+func attachmentIndex(raw []byte, n int) (int, placeholderProblem) {
+	switch {
+	case raw == nil:
+		return 0, numMissing
+	case raw[0] != '-' && !isDigit(raw[0]):
+		return 0, numNotNumber
+	case skipDigits(raw, 0) != len(raw):
+		return 0, numNotIndex
 	}
 	num := 0
-	for _, c := range data[at:j] {
-		num = num*10 + int(c-'0')
-		if num >= n {
-			return 0, false
+	for _, c := range raw {
+		d := int(c - '0')
+		if num > (math.MaxInt-d)/10 {
+			return 0, numOutOfRange
+		}
+		if num = num*10 + d; num >= n {
+			return 0, numOutOfRange
 		}
 	}
-	return num, j == len(data) || !isNumberByte(data[j])
+	return num, placeholderOK
 }
 
-// isNumberByte reports whether c can continue a JSON number.
-func isNumberByte(c byte) bool {
-	return c == '.' || c == 'e' || c == 'E'
+// placeholderError reports the problem with the placeholder at data[at]
+// whose raw "num" is raw.
+func placeholderError(problem placeholderProblem, raw []byte, n int, data []byte, at int) error {
+	var detail string
+	switch problem {
+	case numMissing:
+		detail = "placeholder without num"
+	case numNotNumber:
+		detail = "placeholder num is not a number"
+	case numNotIndex:
+		detail = "placeholder num " + shortNumber(raw) + " is not a non-negative integer"
+	case numOutOfRange:
+		detail = "attachment " + shortNumber(raw) + " out of range [0," + strconv.Itoa(n) + ")"
+	}
+	return detailError(ErrBadPlaceholder, detail, data, at)
 }
 
 // ResolveValue walks v, a value produced by json.Unmarshal into an any

@@ -1,9 +1,9 @@
 package frames
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"reflect"
 	"testing"
 	"time"
@@ -121,43 +121,217 @@ func TestExtractCycle(t *testing.T) {
 	}
 }
 
-func TestResolveBinaryPlaceholders(t *testing.T) {
-	atts := [][]byte{{1}, {2}}
-	for in, want := range map[string]string{
-		`{ "num" : 1 , "_placeholder" : true }`:             `"Ag=="`,
-		`{"_placeholder":false,"num":0}`:                    `{"_placeholder":false,"num":0}`,
-		`{"\u005fplaceholder":true,"num":0}`:                `"AQ=="`,
-		`{"_placeholder":true,"num":0,"x":{}}`:              `{"_placeholder":true,"num":0,"x":{}}`,
-		`{"a":"{\"_placeholder\":true,\"num\":0}"}`:         `{"a":"{\"_placeholder\":true,\"num\":0}"}`,
-		`[{"a":{"_placeholder":true,"num":1}}, "x"]`:        `[{"a":"Ag=="}, "x"]`,
-		`{"_placeholder":true,"num":0,"_placeholder":null}`: `{"_placeholder":true,"num":0,"_placeholder":null}`,
+// placeholderCase is a JSON value referring to attachments, with what
+// ResolveBinary makes of it.
+type placeholderCase struct {
+	name string
+	data string
+	atts int // attachments: number k is the single byte k
+
+	resolved string // ResolveBinary's output when it succeeds
+	err      error  // the sentinel ResolveBinary fails with
+	detail   string // and the SyntaxError's Detail
+}
+
+// attachments returns n attachments, number k being the single byte k.
+func attachments(n int) [][]byte {
+	atts := make([][]byte, n)
+	for k := range atts {
+		atts[k] = []byte{byte(k)}
+	}
+	return atts
+}
+
+var placeholderCases = []placeholderCase{
+	{
+		name:     "placeholder",
+		data:     `{"_placeholder":true,"num":0}`,
+		atts:     1,
+		resolved: `"AA=="`,
+	},
+	{
+		name:     "keys in any order, with whitespace",
+		data:     `{ "num" : 1 , "_placeholder" : true }`,
+		atts:     2,
+		resolved: `"AQ=="`,
+	},
+	{
+		name:     "escaped key",
+		data:     `{"\u005fplaceholder":true,"num":0}`,
+		atts:     1,
+		resolved: `"AA=="`,
+	},
+	{
+		name:     "nested, next to other values",
+		data:     `[{"a":{"_placeholder":true,"num":1}}, "x", {"_placeholder":true,"num":0}]`,
+		atts:     2,
+		resolved: `[{"a":"AQ=="}, "x", "AA=="]`,
+	},
+	{
+		name:     "last duplicate num wins",
+		data:     `{"_placeholder":true,"num":"x","num":0}`,
+		atts:     1,
+		resolved: `"AA=="`,
+	},
+	{
+		name:     "last duplicate _placeholder wins",
+		data:     `{"_placeholder":true,"num":0,"_placeholder":null}`,
+		atts:     1,
+		resolved: `{"_placeholder":true,"num":0,"_placeholder":null}`,
+	},
+	{
+		name:     "_placeholder false",
+		data:     `{"_placeholder":false,"num":0}`,
+		atts:     1,
+		resolved: `{"_placeholder":false,"num":0}`,
+	},
+	{
+		name:     "object member: not a placeholder",
+		data:     `[{"_placeholder":true,"num":0,"x":{}},{"_placeholder":true,"num":0}]`,
+		atts:     1,
+		resolved: `[{"_placeholder":true,"num":0,"x":{}},"AA=="]`,
+	},
+	{
+		name:     "array member: not a placeholder",
+		data:     `[{"x":[],"_placeholder":true,"num":0},{"_placeholder":true,"num":0}]`,
+		atts:     1,
+		resolved: `[{"x":[],"_placeholder":true,"num":0},"AA=="]`,
+	},
+	{
+		name:     "placeholder inside a string",
+		data:     `{"a":"{\"_placeholder\":true,\"num\":0}"}`,
+		resolved: `{"a":"{\"_placeholder\":true,\"num\":0}"}`,
+	},
+	{
+		name:   "num out of range",
+		data:   `["x",{"_placeholder":true,"num":2}]`,
+		atts:   2,
+		err:    ErrBadPlaceholder,
+		detail: "attachment 2 out of range [0,2)",
+	},
+	{
+		name:   "placeholder without attachments",
+		data:   `[{"_placeholder":true,"num":0}]`,
+		err:    ErrBadPlaceholder,
+		detail: "attachment 0 out of range [0,0)",
+	},
+	{
+		name:   "num far out of range",
+		data:   `[{"_placeholder":true,"num":123456789012345678901234567890}]`,
+		atts:   2,
+		err:    ErrBadPlaceholder,
+		detail: "attachment 123456789012345678901234... out of range [0,2)",
+	},
+	{
+		name:   "negative num",
+		data:   `[{"_placeholder":true,"num":-1}]`,
+		atts:   2,
+		err:    ErrBadPlaceholder,
+		detail: "placeholder num -1 is not a non-negative integer",
+	},
+	{
+		name:   "fractional num",
+		data:   `[{"_placeholder":true,"num":0.5}]`,
+		atts:   2,
+		err:    ErrBadPlaceholder,
+		detail: "placeholder num 0.5 is not a non-negative integer",
+	},
+	{
+		name:   "num with an exponent",
+		data:   `[{"_placeholder":true,"num":1e0}]`,
+		atts:   2,
+		err:    ErrBadPlaceholder,
+		detail: "placeholder num 1e0 is not a non-negative integer",
+	},
+	{
+		name:   "string num",
+		data:   `[{"_placeholder":true,"num":"0"}]`,
+		atts:   2,
+		err:    ErrBadPlaceholder,
+		detail: "placeholder num is not a number",
+	},
+	{
+		name:   "null num",
+		data:   `[{"_placeholder":true,"num":null}]`,
+		atts:   2,
+		err:    ErrBadPlaceholder,
+		detail: "placeholder num is not a number",
+	},
+	{
+		name:   "no num",
+		data:   `[{"_placeholder":true}]`,
+		atts:   2,
+		err:    ErrBadPlaceholder,
+		detail: "placeholder without num",
+	},
+	{
+		name: "unterminated",
+		data: `{"_placeholder":true,"num":0`,
+		atts: 1,
+		err:  ErrInvalidJSON,
+	},
+	{
+		name: "trailing data",
+		data: `[{"_placeholder":true,"num":0}]x`,
+		atts: 1,
+		err:  ErrInvalidJSON,
+	},
+}
+
+func TestResolveBinaryCases(t *testing.T) {
+	for _, c := range placeholderCases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := ResolveBinary([]byte("<"), []byte(c.data), attachments(c.atts))
+			checkPlaceholderError(t, err, c.err, c.detail)
+			if c.err != nil && string(got) != "<" {
+				t.Fatalf("dst changed to %q on error", got)
+			}
+			if c.err == nil && string(got) != "<"+c.resolved {
+				t.Fatalf("resolved %s, want %s", got[1:], c.resolved)
+			}
+		})
+	}
+}
+
+// checkPlaceholderError fails unless err is nil when want is, and
+// otherwise a *SyntaxError wrapping want with the given Detail.
+func checkPlaceholderError(t *testing.T, err, want error, detail string) {
+	t.Helper()
+	var se *SyntaxError
+	switch {
+	case want == nil && err != nil:
+		t.Fatalf("unexpected error %v", err)
+	case want == nil:
+	case !errors.As(err, &se) || se.Err != want || se.Detail != detail:
+		t.Fatalf("error %#v, want %v with detail %q", err, want, detail)
+	}
+}
+
+func TestAttachmentIndexNeverOverflows(t *testing.T) {
+	for _, c := range []struct {
+		raw     string
+		n       int
+		num     int
+		problem placeholderProblem
+	}{
+		{raw: "9223372036854775806", n: math.MaxInt, num: math.MaxInt - 1},
+		{raw: "9223372036854775807", n: math.MaxInt, problem: numOutOfRange},
+		{raw: "9223372036854775808", n: math.MaxInt, problem: numOutOfRange},
+		{raw: "92233720368547758070", n: math.MaxInt, problem: numOutOfRange},
+		{raw: "18446744073709551617", n: math.MaxInt, problem: numOutOfRange},
 	} {
-		got, err := ResolveBinary([]byte("<"), []byte(in), atts)
-		if err != nil || string(got) != "<"+want {
-			t.Errorf("%s: got %s (%v), want %s", in, got, err, want)
+		num, problem := attachmentIndex([]byte(c.raw), c.n)
+		if num != c.num || problem != c.problem {
+			t.Errorf("%s of %d: %d, %d; want %d, %d", c.raw, c.n, num, problem, c.num, c.problem)
 		}
 	}
 }
 
-func TestResolveBinaryErrors(t *testing.T) {
-	for in, want := range map[string]error{
-		`{"_placeholder":true,"num":2}`:    ErrBadPlaceholder,
-		`{"_placeholder":true,"num":-1}`:   ErrBadPlaceholder,
-		`{"_placeholder":true,"num":0.5}`:  ErrBadPlaceholder,
-		`{"_placeholder":true,"num":1e0}`:  ErrBadPlaceholder,
-		`{"_placeholder":true,"num":"0"}`:  ErrBadPlaceholder,
-		`{"_placeholder":true}`:            ErrBadPlaceholder,
-		`{"_placeholder":true,"num":0`:     ErrInvalidJSON,
-		`[{"_placeholder":true,"num":0}]x`: ErrInvalidJSON,
-	} {
-		dst := []byte("keep")
-		got, err := ResolveBinary(dst, []byte(in), [][]byte{{1}, {2}})
-		if !errors.Is(err, want) || !bytes.Equal(got, dst) {
-			t.Errorf("%s: got %q, %v; want %v", in, got, err, want)
-		}
-	}
-	if _, err := ResolveBinary(nil, []byte(`{"_placeholder":true,"num":0}`), nil); !errors.Is(err, ErrBadPlaceholder) {
-		t.Errorf("placeholder without attachments: %v", err)
+func TestSyntaxErrorDetail(t *testing.T) {
+	_, err := ResolveBinary(nil, []byte(`[{"_placeholder":true,"num":3}]`), nil)
+	want := `frames: bad binary placeholder: attachment 3 out of range [0,0) at offset 1 near "[{\"_placeholder\""`
+	if err == nil || err.Error() != want {
+		t.Fatalf("message %v, want %s", err, want)
 	}
 }
 

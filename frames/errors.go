@@ -49,13 +49,18 @@ type SyntaxError struct {
 	Err    error  // the sentinel describing what is wrong
 	Offset int    // byte offset into the input given to the decoder
 	Near   string // at most 16 bytes of input around Offset
+	Detail string // the particular problem in words, such as "attachment 0 referenced twice"; may be empty
 }
 
-// Error returns "frames: <what> at offset N near <quoted input>".
+// Error returns "frames: <what>[: <detail>] at offset N near <quoted
+// input>".
 func (e *SyntaxError) Error() string {
 	what := "syntax error"
 	if e.Err != nil {
 		what = strings.TrimPrefix(e.Err.Error(), "frames: ")
+	}
+	if e.Detail != "" {
+		what += ": " + e.Detail
 	}
 	return fmt.Sprintf("frames: %s at offset %d near %q", what, e.Offset, e.Near)
 }
@@ -70,4 +75,23 @@ func syntaxError(sentinel error, in []byte, off int) error {
 	start := max(off-nearLen/2, 0)
 	end := min(start+nearLen, len(in))
 	return &SyntaxError{Err: sentinel, Offset: off, Near: string(in[start:end])}
+}
+
+// detailError is syntaxError with the problem described in words.
+func detailError(sentinel error, detail string, in []byte, off int) error {
+	err := syntaxError(sentinel, in, off).(*SyntaxError)
+	err.Detail = detail
+	return err
+}
+
+// maxQuoted is the most of a peer's number a Detail repeats.
+const maxQuoted = 24
+
+// shortNumber returns the raw JSON number v (ASCII) for a Detail,
+// shortened to maxQuoted bytes.
+func shortNumber(v []byte) string {
+	if len(v) > maxQuoted {
+		return string(v[:maxQuoted]) + "..."
+	}
+	return string(v)
 }
