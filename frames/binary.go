@@ -3,6 +3,7 @@ package frames
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"math"
 	"strconv"
@@ -30,7 +31,10 @@ func (p Placeholder) appendJSON(dst []byte) []byte {
 // ResolveBinary appends to dst a copy of the JSON value data in which every
 // placeholder object is replaced by the attachment it names, written as a
 // base64 (standard, padded) JSON string so that json.Unmarshal into a
-// []byte yields the bytes. It does not allocate when dst has room.
+// []byte yields the bytes. An attachment may be named once: a second
+// placeholder for it is ErrBadPlaceholder, so what is appended is never
+// longer than data plus the base64 of each attachment once. It does not
+// allocate when dst has room and atts has at most 64 elements.
 //
 // A placeholder is an object with a member "_placeholder": true (keys in
 // any order; the last of duplicate keys wins) and no array or object
@@ -42,7 +46,7 @@ func ResolveBinary(dst, data []byte, atts [][]byte) ([]byte, error) {
 	if _, _, err := validValue(data, 0, maxDepthCap); err != nil {
 		return dst, err
 	}
-	s := placeholderScan{data: data, n: len(atts)}
+	s := newPlaceholderScan(data, len(atts))
 	mark, copied := len(dst), 0
 	for {
 		start, end, num, err := s.next()
@@ -65,12 +69,20 @@ func appendBase64(dst, b []byte) []byte {
 }
 
 // placeholderScan finds, in order, the placeholders of a validated JSON
-// value and the attachments they reference. It never recurses: it walks
-// the bytes once, skipping strings, and examines each object it meets.
+// value and the attachments they reference, refusing a second reference
+// to one attachment. It never recurses: it walks the bytes once, skipping
+// strings, and examines each object it meets.
 type placeholderScan struct {
 	data []byte
 	n    int // attachments
 	i    int // where to look next
+	seen attachmentSet
+}
+
+// newPlaceholderScan returns a scan of data for references to n
+// attachments. It allocates n bits when n is above 64.
+func newPlaceholderScan(data []byte, n int) placeholderScan {
+	return placeholderScan{data: data, n: n, seen: newAttachmentSet(n)}
 }
 
 // next returns the bounds of the next placeholder and the attachment it
@@ -96,6 +108,9 @@ func (s *placeholderScan) next() (start, end, num int, err error) {
 // reference checks the raw "num" of the placeholder at data[at].
 func (s *placeholderScan) reference(raw []byte, at int) (int, error) {
 	num, problem := attachmentIndex(raw, s.n)
+	if problem == placeholderOK && !s.seen.add(num) {
+		return 0, detailError(ErrBadPlaceholder, twiceDetail(num), s.data, at)
+	}
 	if problem != placeholderOK {
 		return 0, placeholderError(problem, raw, s.n, s.data, at)
 	}
@@ -186,43 +201,87 @@ func placeholderError(problem placeholderProblem, raw []byte, n int, data []byte
 	return detailError(ErrBadPlaceholder, detail, data, at)
 }
 
+// twiceDetail describes a second reference to attachment num.
+func twiceDetail(num int) string {
+	return "attachment " + strconv.Itoa(num) + " referenced twice"
+}
+
+// attachmentSet records which of n attachments are referenced: in one
+// word when n is at most 64, else in n bits allocated once.
+type attachmentSet struct {
+	small uint64
+	large []uint64
+}
+
+// newAttachmentSet returns an empty set for n attachments.
+func newAttachmentSet(n int) attachmentSet {
+	if n <= 64 {
+		return attachmentSet{}
+	}
+	return attachmentSet{large: make([]uint64, (n+63)/64)}
+}
+
+// add marks attachment i, which must be below n, and reports whether it
+// was not marked yet.
+func (s *attachmentSet) add(i int) bool {
+	w := &s.small
+	if s.large != nil {
+		w = &s.large[i/64]
+	}
+	bit := uint64(1) << (i % 64)
+	if *w&bit != 0 {
+		return false
+	}
+	*w |= bit
+	return true
+}
+
 // ResolveValue walks v, a value produced by json.Unmarshal into an any
 // (nested map[string]any and []any), and returns a copy in which every
 // placeholder map {"_placeholder":true,"num":N} is replaced by the
 // attachment atts[N] itself (not a copy). v is not modified; containers
 // without placeholders are shared. A placeholder whose num is not an
-// integer indexing atts is ErrBadPlaceholder.
+// integer indexing atts is ErrBadPlaceholder, and so is a second
+// placeholder for the same attachment (wrapped with its number), so that
+// the result holds each attachment at most once.
 func ResolveValue(v any, atts [][]byte) (any, error) {
-	out, changed, err := resolveValue(v, atts, 0)
+	r := valueResolver{atts: atts, seen: newAttachmentSet(len(atts))}
+	out, changed, err := r.value(v, 0)
 	if err != nil || !changed {
 		return v, err
 	}
 	return out, nil
 }
 
-// resolveValue returns the resolved value and whether it differs from v.
-func resolveValue(v any, atts [][]byte, depth int) (any, bool, error) {
+// valueResolver holds the state of one ResolveValue call.
+type valueResolver struct {
+	atts [][]byte
+	seen attachmentSet
+}
+
+// value returns the resolved value and whether it differs from v.
+func (r *valueResolver) value(v any, depth int) (any, bool, error) {
 	if depth > maxDepthCap {
 		return nil, false, ErrTooDeep
 	}
 	switch x := v.(type) {
 	case map[string]any:
 		if x["_placeholder"] == true {
-			b, err := placeholderValue(x, atts)
+			b, err := r.placeholder(x)
 			return b, true, err
 		}
-		return resolveMap(x, atts, depth)
+		return r.mapValue(x, depth)
 	case []any:
-		return resolveSlice(x, atts, depth)
+		return r.slice(x, depth)
 	}
 	return v, false, nil
 }
 
-// resolveMap resolves the values of m into a new map when any changes.
-func resolveMap(m map[string]any, atts [][]byte, depth int) (any, bool, error) {
+// mapValue resolves the values of m into a new map when any changes.
+func (r *valueResolver) mapValue(m map[string]any, depth int) (any, bool, error) {
 	var out map[string]any
 	for k, v := range m {
-		nv, changed, err := resolveValue(v, atts, depth+1)
+		nv, changed, err := r.value(v, depth+1)
 		if err != nil {
 			return nil, false, err
 		}
@@ -236,12 +295,11 @@ func resolveMap(m map[string]any, atts [][]byte, depth int) (any, bool, error) {
 	return out, out != nil, nil
 }
 
-// resolveSlice resolves the elements of s into a new slice when any
-// changes.
-func resolveSlice(s []any, atts [][]byte, depth int) (any, bool, error) {
+// slice resolves the elements of s into a new slice when any changes.
+func (r *valueResolver) slice(s []any, depth int) (any, bool, error) {
 	var out []any
 	for i, v := range s {
-		nv, changed, err := resolveValue(v, atts, depth+1)
+		nv, changed, err := r.value(v, depth+1)
 		if err != nil {
 			return nil, false, err
 		}
@@ -255,8 +313,8 @@ func resolveSlice(s []any, atts [][]byte, depth int) (any, bool, error) {
 	return out, out != nil, nil
 }
 
-// placeholderValue returns the attachment a placeholder map names.
-func placeholderValue(m map[string]any, atts [][]byte) ([]byte, error) {
+// placeholder returns the attachment a placeholder map names.
+func (r *valueResolver) placeholder(m map[string]any) ([]byte, error) {
 	var f float64
 	switch n := m["num"].(type) {
 	case float64:
@@ -271,8 +329,11 @@ func placeholderValue(m map[string]any, atts [][]byte) ([]byte, error) {
 	default:
 		return nil, ErrBadPlaceholder
 	}
-	if f != math.Trunc(f) || f < 0 || f >= float64(len(atts)) {
+	if f != math.Trunc(f) || f < 0 || f >= float64(len(r.atts)) {
 		return nil, ErrBadPlaceholder
 	}
-	return atts[int(f)], nil
+	if !r.seen.add(int(f)) {
+		return nil, fmt.Errorf("%w: %s", ErrBadPlaceholder, twiceDetail(int(f)))
+	}
+	return r.atts[int(f)], nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -265,6 +266,46 @@ var placeholderCases = []placeholderCase{
 		detail: "placeholder without num",
 	},
 	{
+		name:   "second reference",
+		data:   `["x",{"_placeholder":true,"num":0},{"_placeholder":true,"num":0}]`,
+		atts:   1,
+		err:    ErrBadPlaceholder,
+		detail: "attachment 0 referenced twice",
+	},
+	{
+		name:   "second reference, spelled differently",
+		data:   `[{"_placeholder":true,"num":1},{"a":{"num":1,"\u005fplaceholder":true}}]`,
+		atts:   2,
+		err:    ErrBadPlaceholder,
+		detail: "attachment 1 referenced twice",
+	},
+	{
+		name:   "one attachment referenced a thousand times",
+		data:   "[" + strings.Repeat(`{"_placeholder":true,"num":0},`, 999) + `{"_placeholder":true,"num":0}]`,
+		atts:   1,
+		err:    ErrBadPlaceholder,
+		detail: "attachment 0 referenced twice",
+	},
+	{
+		name:   "second reference among 100 attachments",
+		data:   placeholderArray(99, 0, 70, 1, 70),
+		atts:   100,
+		err:    ErrBadPlaceholder,
+		detail: "attachment 70 referenced twice",
+	},
+	{
+		name:     "100 attachments",
+		data:     placeholderArray(seq(100)...),
+		atts:     100,
+		resolved: base64Array(seq(100)...),
+	},
+	{
+		name:     "an attachment never referenced",
+		data:     `[{"_placeholder":true,"num":1}]`,
+		atts:     3,
+		resolved: `["AQ=="]`,
+	},
+	{
 		name: "unterminated",
 		data: `{"_placeholder":true,"num":0`,
 		atts: 1,
@@ -276,6 +317,39 @@ var placeholderCases = []placeholderCase{
 		atts: 1,
 		err:  ErrInvalidJSON,
 	},
+}
+
+// placeholderArray returns a JSON array of placeholders for nums.
+func placeholderArray(nums ...int) string {
+	b := []byte{'['}
+	for i, n := range nums {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = Placeholder{Placeholder: true, Num: n}.appendJSON(b)
+	}
+	return string(append(b, ']'))
+}
+
+// base64Array returns a JSON array of the base64 of attachments nums.
+func base64Array(nums ...int) string {
+	b := []byte{'['}
+	for i, n := range nums {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendBase64(b, []byte{byte(n)})
+	}
+	return string(append(b, ']'))
+}
+
+// seq returns 0..n-1.
+func seq(n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = i
+	}
+	return s
 }
 
 func TestResolveBinaryCases(t *testing.T) {
@@ -345,6 +419,30 @@ func TestResolveValueErrors(t *testing.T) {
 	v := map[string]any{"a": []any{1.0}}
 	if got, err := ResolveValue(v, nil); err != nil || !reflect.DeepEqual(got, v) {
 		t.Errorf("no placeholders: %v, %v", got, err)
+	}
+}
+
+// TestResolveValueOnce checks that ResolveValue refuses to put one
+// attachment in its result twice, as ResolveBinary does.
+func TestResolveValueOnce(t *testing.T) {
+	for _, c := range placeholderCases {
+		if c.err == nil || c.detail == "" || !strings.HasSuffix(c.detail, "referenced twice") {
+			continue
+		}
+		t.Run(c.name, func(t *testing.T) {
+			var v any
+			if err := json.Unmarshal([]byte(c.data), &v); err != nil {
+				t.Fatal(err)
+			}
+			_, err := ResolveValue(v, attachments(c.atts))
+			if !errors.Is(err, ErrBadPlaceholder) || !strings.HasSuffix(err.Error(), c.detail) {
+				t.Fatalf("error %v, want ErrBadPlaceholder: %s", err, c.detail)
+			}
+		})
+	}
+	ph := map[string]any{"_placeholder": true, "num": 1.0}
+	if _, err := ResolveValue([]any{ph, map[string]any{"a": ph}}, attachments(2)); !errors.Is(err, ErrBadPlaceholder) {
+		t.Fatalf("one placeholder map twice in the value: %v", err)
 	}
 }
 

@@ -8,7 +8,7 @@ import (
 
 // Sentinel errors. Decoders of bytes return them wrapped in a *SyntaxError,
 // so test for them with errors.Is; ExtractBinary and ResolveValue, which
-// walk Go values, return them bare.
+// walk Go values, return them bare or wrapped with a detail.
 var (
 	// ErrEmpty reports an empty frame or packet.
 	ErrEmpty = errors.New("frames: empty packet")
@@ -33,7 +33,8 @@ var (
 	// ErrBadPayload reports a payload of the wrong shape for its packet type.
 	ErrBadPayload = errors.New("frames: bad payload for packet type")
 	// ErrBadPlaceholder reports a binary placeholder whose num is missing,
-	// not an integer or out of range of the attachments.
+	// not an integer or out of range of the attachments, or that refers to
+	// an attachment already referred to.
 	ErrBadPlaceholder = errors.New("frames: bad binary placeholder")
 	// ErrBadOpen reports an Engine.IO open packet that lacks a required
 	// field or has one of the wrong type or range.

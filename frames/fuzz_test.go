@@ -2,6 +2,7 @@ package frames
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -211,6 +212,9 @@ func FuzzResolveBinary(f *testing.F) {
 			f.Add([]byte(c.data), uint8(len(c.binary)))
 		}
 	}
+	for _, c := range placeholderCases {
+		f.Add([]byte(c.data), uint8(c.atts))
+	}
 	f.Fuzz(func(t *testing.T, data []byte, n uint8) {
 		atts := make([][]byte, n%8)
 		for i := range atts {
@@ -233,7 +237,19 @@ func FuzzResolveBinary(f *testing.F) {
 		if !json.Valid(data) {
 			t.Fatalf("resolved invalid JSON %q", data)
 		}
+		if limit := len(data) + base64Len(atts); len(out[1:]) > limit {
+			t.Fatalf("resolved %d bytes into %d, more than %d", len(data), len(out[1:]), limit)
+		}
 	})
+}
+
+// base64Len is the length of the base64 of all of atts.
+func base64Len(atts [][]byte) int {
+	n := 0
+	for _, a := range atts {
+		n += base64.StdEncoding.EncodedLen(len(a))
+	}
+	return n
 }
 
 func FuzzSplitEvent(f *testing.F) {
