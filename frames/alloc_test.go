@@ -56,3 +56,12 @@ func TestZeroAllocResolveBinary(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestZeroAllocCheckPlaceholders(t *testing.T) {
+	data := []byte(placeholderArray(seq(smallAttachments)...))
+	var err error
+	checkNoAllocs(t, "CheckPlaceholders", func() { err = CheckPlaceholders(data, smallAttachments) })
+	if err != nil {
+		t.Fatal(err)
+	}
+}

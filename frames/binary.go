@@ -61,6 +61,69 @@ func ResolveBinary(dst, data []byte, atts [][]byte) ([]byte, error) {
 	}
 }
 
+// minPlaceholderLen is the length of the shortest placeholder.
+const minPlaceholderLen = len(`{"_placeholder":true,"num":0}`)
+
+// smallAttachments is the most attachments CheckPlaceholders and
+// ResolveBinary track without allocating.
+const smallAttachments = 64
+
+// CheckPlaceholders checks that the JSON value data, the arguments of a
+// BINARY_EVENT or BINARY_ACK declaring n attachments, refers to them as
+// the reference encoder does: every placeholder (an object recognised
+// as ResolveBinary documents) names an attachment index in [0,n), and
+// each index from 0 to n-1 is named exactly once. Otherwise the error
+// wraps ErrBadPlaceholder and its Detail says what is wrong, for example
+// "attachment 0 referenced twice", "attachment 2 never referenced" or
+// "attachment 5 out of range [0,2)". Malformed JSON is ErrInvalidJSON or
+// ErrTooDeep, and a negative n is ErrBadAttachments.
+//
+// When it accepts data, ResolveBinary with n attachments succeeds and
+// appends at most len(data) plus the base64 of each attachment once.
+//
+// It never recurses and does not allocate when n is at most 64. Above
+// that it allocates n bits, so n must come from a count already checked
+// against a limit, as ParsePacket checks a packet's count against
+// Limits.MaxAttachments. Even so, an n above 64 that data has no room
+// for (one placeholder takes at least 29 bytes) is rejected before
+// anything is allocated.
+func CheckPlaceholders(data []byte, n int) error {
+	if _, _, err := validValue(data, 0, maxDepthCap); err != nil {
+		return err
+	}
+	if n < 0 || (n > smallAttachments && n > len(data)/minPlaceholderLen) {
+		return countError(data, n)
+	}
+	s := newPlaceholderScan(data, n)
+	for {
+		start, _, _, err := s.next()
+		if err != nil {
+			return err
+		}
+		if start < 0 {
+			break
+		}
+	}
+	for k := range n {
+		if !s.seen.has(k) {
+			detail := "attachment " + strconv.Itoa(k) + " never referenced"
+			return detailError(ErrBadPlaceholder, detail, data, 0)
+		}
+	}
+	return nil
+}
+
+// countError reports an attachment count that is negative or larger than
+// data has room to reference.
+func countError(data []byte, n int) error {
+	if n < 0 {
+		return detailError(ErrBadAttachments, "negative attachment count "+strconv.Itoa(n), data, 0)
+	}
+	room := len(data) / minPlaceholderLen
+	detail := strconv.Itoa(n) + " attachments but room for " + strconv.Itoa(room) + " placeholders"
+	return detailError(ErrBadPlaceholder, detail, data, 0)
+}
+
 // appendBase64 appends b as a quoted base64 JSON string.
 func appendBase64(dst, b []byte) []byte {
 	dst = append(dst, '"')
@@ -215,7 +278,7 @@ type attachmentSet struct {
 
 // newAttachmentSet returns an empty set for n attachments.
 func newAttachmentSet(n int) attachmentSet {
-	if n <= 64 {
+	if n <= smallAttachments {
 		return attachmentSet{}
 	}
 	return attachmentSet{large: make([]uint64, (n+63)/64)}
@@ -234,6 +297,15 @@ func (s *attachmentSet) add(i int) bool {
 	}
 	*w |= bit
 	return true
+}
+
+// has reports whether attachment i, which must be below n, is marked.
+func (s *attachmentSet) has(i int) bool {
+	w := s.small
+	if s.large != nil {
+		w = s.large[i/64]
+	}
+	return w&(1<<(i%64)) != 0
 }
 
 // ResolveValue walks v, a value produced by json.Unmarshal into an any

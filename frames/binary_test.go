@@ -132,6 +132,11 @@ type placeholderCase struct {
 	resolved string // ResolveBinary's output when it succeeds
 	err      error  // the sentinel ResolveBinary fails with
 	detail   string // and the SyntaxError's Detail
+
+	// CheckPlaceholders fails as ResolveBinary does, and also, with
+	// ErrBadPlaceholder and this Detail, where ResolveBinary succeeds but
+	// the references are not exactly 0..atts-1 once each.
+	check string
 }
 
 // attachments returns n attachments, number k being the single byte k.
@@ -155,6 +160,7 @@ var placeholderCases = []placeholderCase{
 		data:     `{ "num" : 1 , "_placeholder" : true }`,
 		atts:     2,
 		resolved: `"AQ=="`,
+		check:    "attachment 0 never referenced",
 	},
 	{
 		name:     "escaped key",
@@ -179,12 +185,14 @@ var placeholderCases = []placeholderCase{
 		data:     `{"_placeholder":true,"num":0,"_placeholder":null}`,
 		atts:     1,
 		resolved: `{"_placeholder":true,"num":0,"_placeholder":null}`,
+		check:    "attachment 0 never referenced",
 	},
 	{
 		name:     "_placeholder false",
 		data:     `{"_placeholder":false,"num":0}`,
 		atts:     1,
 		resolved: `{"_placeholder":false,"num":0}`,
+		check:    "attachment 0 never referenced",
 	},
 	{
 		name:     "object member: not a placeholder",
@@ -288,7 +296,7 @@ var placeholderCases = []placeholderCase{
 	},
 	{
 		name:   "second reference among 100 attachments",
-		data:   placeholderArray(99, 0, 70, 1, 70),
+		data:   placeholderArray(append(seq(71), seq(100)[70:]...)...),
 		atts:   100,
 		err:    ErrBadPlaceholder,
 		detail: "attachment 70 referenced twice",
@@ -304,6 +312,21 @@ var placeholderCases = []placeholderCase{
 		data:     `[{"_placeholder":true,"num":1}]`,
 		atts:     3,
 		resolved: `["AQ=="]`,
+		check:    "attachment 0 never referenced",
+	},
+	{
+		name:     "the last of 100 attachments never referenced",
+		data:     placeholderArray(seq(99)...),
+		atts:     100,
+		resolved: base64Array(seq(99)...),
+		check:    "attachment 99 never referenced",
+	},
+	{
+		name:     "more attachments than room for placeholders",
+		data:     `[{"_placeholder":true,"num":0}]`,
+		atts:     65,
+		resolved: `["AA=="]`,
+		check:    "65 attachments but room for 1 placeholders",
 	},
 	{
 		name: "unterminated",
@@ -365,6 +388,21 @@ func TestResolveBinaryCases(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestCheckPlaceholders(t *testing.T) {
+	for _, c := range placeholderCases {
+		t.Run(c.name, func(t *testing.T) {
+			err := CheckPlaceholders([]byte(c.data), c.atts)
+			if c.check != "" {
+				checkPlaceholderError(t, err, ErrBadPlaceholder, c.check)
+			} else {
+				checkPlaceholderError(t, err, c.err, c.detail)
+			}
+		})
+	}
+	err := CheckPlaceholders([]byte(`[]`), -1)
+	checkPlaceholderError(t, err, ErrBadAttachments, "negative attachment count -1")
 }
 
 // checkPlaceholderError fails unless err is nil when want is, and

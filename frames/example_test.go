@@ -61,3 +61,23 @@ func ExampleExtractBinary() {
 	// 51-[{"file":{"_placeholder":true,"num":0}}] + 1 binary frame(s)
 	// [{"file":"aGk="}] -> "hi"
 }
+
+// Checking the placeholders of a BINARY_EVENT as soon as its text frame
+// arrives, before buffering the attachments it declares.
+func ExampleCheckPlaceholders() {
+	var p frames.Packet
+	for _, payload := range []string{
+		`52-["up",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`,
+		`52-["up",{"_placeholder":true,"num":1},{"_placeholder":true,"num":1}]`,
+		`52-["up",{"_placeholder":true,"num":1}]`,
+	} {
+		if err := frames.ParsePacket([]byte(payload), &p); err != nil {
+			panic(err)
+		}
+		fmt.Println(frames.CheckPlaceholders(p.Data, p.Attachments))
+	}
+	// Output:
+	// <nil>
+	// frames: bad binary placeholder: attachment 1 referenced twice at offset 36 near "num\":1},{\"_place"
+	// frames: bad binary placeholder: attachment 0 never referenced at offset 0 near "[\"up\",{\"_placeho"
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"unicode/utf8"
 )
@@ -36,6 +37,10 @@ func sameError(t *testing.T, a, b error) {
 		t.Fatalf("rejected differently when re-parsed: %v then %v", a, b)
 	}
 }
+
+// maxSeed is the largest table input used as a fuzz seed: minimizing
+// what the fuzzer derives from larger ones takes most of a short run.
+const maxSeed = 4 << 10
 
 // messagePayloads returns the Socket.IO payloads of the golden cases.
 func messagePayloads() [][]byte {
@@ -213,7 +218,9 @@ func FuzzResolveBinary(f *testing.F) {
 		}
 	}
 	for _, c := range placeholderCases {
-		f.Add([]byte(c.data), uint8(c.atts))
+		if len(c.data) <= maxSeed {
+			f.Add([]byte(c.data), uint8(c.atts))
+		}
 	}
 	f.Fuzz(func(t *testing.T, data []byte, n uint8) {
 		atts := make([][]byte, n%8)
@@ -250,6 +257,56 @@ func base64Len(atts [][]byte) int {
 		n += base64.StdEncoding.EncodedLen(len(a))
 	}
 	return n
+}
+
+// FuzzCheckPlaceholders checks that CheckPlaceholders accepts exactly
+// what ResolveBinary resolves with each attachment used once, and that
+// what it accepts resolves within the size of data and the attachments.
+func FuzzCheckPlaceholders(f *testing.F) {
+	for _, c := range goldens {
+		if c.err == nil && c.data != "" {
+			f.Add([]byte(c.data), uint8(len(c.binary)))
+		}
+	}
+	for _, c := range placeholderCases {
+		if len(c.data) <= maxSeed {
+			f.Add([]byte(c.data), uint8(c.atts))
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte, n uint8) {
+		atts := make([][]byte, n)
+		for i := range atts {
+			atts[i] = bytes.Repeat([]byte{byte(i)}, i%7)
+		}
+		err := CheckPlaceholders(data, len(atts))
+		out, rerr := ResolveBinary(nil, data, atts)
+		if err == nil {
+			if rerr != nil {
+				t.Fatalf("CheckPlaceholders accepted %q, ResolveBinary failed: %v", data, rerr)
+			}
+			if limit := len(data) + base64Len(atts); len(out) > limit {
+				t.Fatalf("resolved %d bytes into %d, more than %d", len(data), len(out), limit)
+			}
+			return
+		}
+		checkDecodeError(t, err)
+		var se *SyntaxError
+		errors.As(err, &se)
+		switch {
+		case strings.HasSuffix(se.Detail, " never referenced"):
+			if rerr != nil {
+				t.Fatalf("%q: %v, but ResolveBinary failed: %v", data, err, rerr)
+			}
+		case strings.Contains(se.Detail, " but room for "):
+			if n <= smallAttachments || int(n) <= len(data)/minPlaceholderLen {
+				t.Fatalf("%q with %d attachments: %v", data, n, err)
+			}
+		case strings.HasSuffix(se.Detail, " referenced twice") && rerr == nil:
+			t.Fatalf("%q: %v, but ResolveBinary succeeded", data, err)
+		default:
+			sameError(t, err, rerr)
+		}
+	})
 }
 
 func FuzzSplitEvent(f *testing.F) {

@@ -821,6 +821,9 @@ func checkConnectError(t *testing.T, c golden, data []byte) {
 
 func checkResolve(t *testing.T, c golden, data []byte) {
 	t.Helper()
+	if err := CheckPlaceholders(data, len(c.binary)); err != nil {
+		t.Fatalf("CheckPlaceholders: %v", err)
+	}
 	got, err := ResolveBinary(nil, data, c.binary)
 	if err != nil || string(got) != c.resolved {
 		t.Fatalf("ResolveBinary = %s, %v; want %s", got, err, c.resolved)
