@@ -58,69 +58,180 @@ type Open struct {
 	Upgrades     []string      // transports the session may upgrade to
 	PingInterval time.Duration // how often the server pings
 	PingTimeout  time.Duration // how long the server waits for a pong
-	MaxPayload   int64         // largest message the server accepts; 0 when absent
+	MaxPayload   int64         // largest message the server accepts; 0 when the server states no limit
 }
 
-// maxMillis is the largest millisecond count a time.Duration can hold.
-const maxMillis = math.MaxInt64 / int64(time.Millisecond)
+// maxPing is the longest pingInterval or pingTimeout ParseOpen accepts.
+const maxPing = 24 * time.Hour
+
+// Deadline returns PingInterval + PingTimeout: how long the client may
+// wait for the server's next ping before it considers the connection
+// dead. For an Open from ParseOpen it is positive and never overflows,
+// since ParseOpen accepts neither term above 24 hours.
+func (o Open) Deadline() time.Duration {
+	return o.PingInterval + o.PingTimeout
+}
 
 // ParseOpen decodes the JSON payload of an open packet. It requires a
-// non-empty string sid, integer millisecond pingInterval and pingTimeout
-// greater than zero, and, when present, an integer maxPayload of zero or
-// more; upgrades, when present, must be an array of strings. Unknown fields
-// are ignored. Malformed JSON is ErrInvalidJSON; a missing or ill-typed
-// field is ErrBadOpen.
+// non-empty string sid and pingInterval and pingTimeout in whole
+// milliseconds, above zero and at most 24 hours, so that neither they
+// nor their sum (Deadline) can overflow a time.Duration. maxPayload, when
+// present, must be an integer from 0 to math.MaxInt64; absent or 0, it
+// means the server states no limit, and MaxPayload is 0. upgrades, when
+// present, must be an array of strings. The
+// numbers must be written with digits only: a sign, fraction or exponent
+// is refused. Unknown fields are ignored. Malformed JSON is
+// ErrInvalidJSON; a missing field or one of the wrong type or range is
+// ErrBadOpen, with a Detail naming the field, such as "pingInterval is
+// above 24 hours".
 func ParseOpen(payload []byte) (Open, error) {
-	var o Open
-	var interval, timeout int64
+	var f openFields
 	err := eachMember(payload, func(key, val []byte, at int) error {
-		if !o.setField(key, val, &interval, &timeout) {
-			return syntaxError(ErrBadOpen, payload, at)
+		if detail := f.set(key, val); detail != "" {
+			return detailError(ErrBadOpen, detail, payload, at)
 		}
 		return nil
 	})
 	if err != nil {
 		return Open{}, asOpenError(err)
 	}
-	return o.finish(payload, interval, timeout)
+	if detail := f.missing(); detail != "" {
+		return Open{}, detailError(ErrBadOpen, detail, payload, 0)
+	}
+	f.open.PingInterval = time.Duration(f.interval) * time.Millisecond
+	f.open.PingTimeout = time.Duration(f.timeout) * time.Millisecond
+	return f.open, nil
 }
 
 // asOpenError reports a well-formed payload that is not an object as
 // ErrBadOpen.
 func asOpenError(err error) error {
 	if se, ok := err.(*SyntaxError); ok && se.Err == ErrBadPayload {
-		se.Err = ErrBadOpen
+		se.Err, se.Detail = ErrBadOpen, "not a JSON object"
 	}
 	return err
 }
 
-// setField decodes one member; it reports false when a known field has the
-// wrong type or range.
-func (o *Open) setField(key, val []byte, interval, timeout *int64) bool {
-	ok := true
-	switch {
-	case rawEquals(key, "sid"):
-		o.SID, ok = rawString(val)
-	case rawEquals(key, "upgrades"):
-		o.Upgrades, ok = parseStrings(val)
-	case rawEquals(key, "pingInterval"):
-		*interval, ok = parseMillis(val)
-	case rawEquals(key, "pingTimeout"):
-		*timeout, ok = parseMillis(val)
-	case rawEquals(key, "maxPayload"):
-		o.MaxPayload, ok = parseUint63(val)
-	}
-	return ok
+// openFields collects the members of an open packet.
+type openFields struct {
+	open              Open
+	interval, timeout int64 // milliseconds, 0 until set
 }
 
-// finish checks the required fields and converts the durations.
-func (o *Open) finish(payload []byte, interval, timeout int64) (Open, error) {
-	if o.SID == "" || interval <= 0 || timeout <= 0 {
-		return Open{}, syntaxError(ErrBadOpen, payload, 0)
+// maxPingMillis is maxPing in milliseconds.
+const maxPingMillis = int64(maxPing / time.Millisecond)
+
+// set decodes one member. It returns what is wrong with a known field,
+// or "".
+func (f *openFields) set(key, val []byte) string {
+	switch {
+	case rawEquals(key, "sid"):
+		s, ok := rawString(val)
+		if !ok {
+			return "sid is not a string"
+		}
+		if f.open.SID = s; s == "" {
+			return "sid is empty"
+		}
+	case rawEquals(key, "upgrades"):
+		var ok bool
+		if f.open.Upgrades, ok = parseStrings(val); !ok {
+			return "upgrades is not an array of strings"
+		}
+	case rawEquals(key, "pingInterval"):
+		return parseMillis("pingInterval", val, &f.interval)
+	case rawEquals(key, "pingTimeout"):
+		return parseMillis("pingTimeout", val, &f.timeout)
+	case rawEquals(key, "maxPayload"):
+		n, problem := parseCount(val, math.MaxInt64)
+		if problem == countTooLarge {
+			return "maxPayload overflows int64"
+		}
+		if problem != countOK {
+			return "maxPayload " + problem.String()
+		}
+		f.open.MaxPayload = n
 	}
-	o.PingInterval = time.Duration(interval) * time.Millisecond
-	o.PingTimeout = time.Duration(timeout) * time.Millisecond
-	return *o, nil
+	return ""
+}
+
+// missing names the first required field that is absent.
+func (f *openFields) missing() string {
+	switch {
+	case f.open.SID == "":
+		return "sid is missing"
+	case f.interval == 0:
+		return "pingInterval is missing"
+	case f.timeout == 0:
+		return "pingTimeout is missing"
+	}
+	return ""
+}
+
+// parseMillis decodes the value of the field name, a number of
+// milliseconds from 1 to maxPingMillis, into *ms. It returns what is
+// wrong, or "".
+func parseMillis(name string, val []byte, ms *int64) string {
+	n, problem := parseCount(val, maxPingMillis)
+	switch {
+	case problem == countTooLarge:
+		return name + " is above 24 hours"
+	case problem != countOK:
+		return name + " " + problem.String()
+	case n == 0:
+		return name + " is zero"
+	}
+	*ms = n
+	return ""
+}
+
+// countProblem says why a JSON value is not a count.
+type countProblem uint8
+
+const (
+	countOK countProblem = iota
+	countNotNumber
+	countNegative
+	countNotInteger
+	countTooLarge
+)
+
+// String describes the problem after a field name.
+func (p countProblem) String() string {
+	switch p {
+	case countNotNumber:
+		return "is not a number"
+	case countNegative:
+		return "is negative"
+	case countNotInteger:
+		return "is not an integer"
+	case countTooLarge:
+		return "is too large"
+	}
+	return "is fine"
+}
+
+// parseCount decodes the validated JSON value val as an integer from 0 to
+// limit written with digits only. It stops at the first digit that would
+// take it past limit, so it never overflows.
+func parseCount(val []byte, limit int64) (int64, countProblem) {
+	switch {
+	case val[0] == '-':
+		return 0, countNegative
+	case !isDigit(val[0]):
+		return 0, countNotNumber
+	case skipDigits(val, 0) != len(val):
+		return 0, countNotInteger
+	}
+	var n int64
+	for _, c := range val {
+		d := int64(c - '0')
+		if d > limit || n > (limit-d)/10 {
+			return 0, countTooLarge
+		}
+		n = n*10 + d
+	}
+	return n, countOK
 }
 
 // parseStrings decodes a validated JSON array of strings.
@@ -141,29 +252,6 @@ func parseStrings(val []byte) ([]string, bool) {
 		}
 		list = append(list, s)
 	}
-}
-
-// parseMillis decodes a non-negative integer number of milliseconds that
-// fits a time.Duration.
-func parseMillis(val []byte) (int64, bool) {
-	n, ok := parseUint63(val)
-	return n, ok && n <= maxMillis
-}
-
-// parseUint63 decodes a JSON integer in [0, math.MaxInt64] written with
-// digits only.
-func parseUint63(val []byte) (int64, bool) {
-	if len(val) == 0 {
-		return 0, false
-	}
-	var n int64
-	for _, c := range val {
-		if !isDigit(c) || n > (math.MaxInt64-int64(c-'0'))/10 {
-			return 0, false
-		}
-		n = n*10 + int64(c-'0')
-	}
-	return n, true
 }
 
 // AppendOpen appends the JSON payload of an open packet (without the type

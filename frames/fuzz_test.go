@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 )
 
@@ -198,8 +199,13 @@ func FuzzParseOpen(f *testing.F) {
 			checkDecodeError(t, err)
 			_, again := ParseOpen(payload)
 			sameError(t, err, again)
+			var se *SyntaxError
+			if errors.As(err, &se) && se.Err == ErrBadOpen && se.Detail == "" {
+				t.Fatalf("%q: %v says nothing of the field", payload, err)
+			}
 			return
 		}
+		checkOpenRange(t, o)
 		enc := AppendOpen(nil, o)
 		o2, err := ParseOpen(enc)
 		if o.Upgrades == nil {
@@ -209,6 +215,17 @@ func FuzzParseOpen(f *testing.F) {
 			t.Fatalf("decoded %+v, re-encoded %s, decoded %+v (%v)", o, enc, o2, err)
 		}
 	})
+}
+
+// checkOpenRange checks the numbers of an accepted open packet.
+func checkOpenRange(t *testing.T, o Open) {
+	ok := func(d time.Duration) bool { return d > 0 && d <= 24*time.Hour && d%time.Millisecond == 0 }
+	if !ok(o.PingInterval) || !ok(o.PingTimeout) || o.MaxPayload < 0 {
+		t.Fatalf("accepted %+v", o)
+	}
+	if d := o.Deadline(); d < o.PingInterval || d < o.PingTimeout {
+		t.Fatalf("Deadline of %+v overflowed to %v", o, d)
+	}
 }
 
 func FuzzResolveBinary(f *testing.F) {

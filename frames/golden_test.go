@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
@@ -40,6 +41,7 @@ type golden struct {
 
 	canonical string // the encoding of the decoded fields when frame is not canonical
 	err       error  // the sentinel an invalid frame is rejected with
+	detail    string // and the SyntaxError's Detail, when it has one
 }
 
 var goldens = []golden{
@@ -66,6 +68,29 @@ var goldens = []golden{
 			PingTimeout:  200 * time.Millisecond,
 		},
 		canonical: `0{"sid":"a\"b","upgrades":["websocket"],"pingInterval":300,"pingTimeout":200,"maxPayload":0}`,
+	},
+	{
+		name:   "open with the longest ping and the largest maxPayload",
+		frame:  `0{"sid":"x","upgrades":[],"pingInterval":86400000,"pingTimeout":86400000,"maxPayload":9223372036854775807}`,
+		engine: EngineOpen,
+		open: &Open{
+			SID:          "x",
+			Upgrades:     []string{},
+			PingInterval: 24 * time.Hour,
+			PingTimeout:  24 * time.Hour,
+			MaxPayload:   math.MaxInt64,
+		},
+	},
+	{
+		name:   "open with the shortest ping and no payload limit",
+		frame:  `0{"sid":"x","upgrades":[],"pingInterval":1,"pingTimeout":1,"maxPayload":0}`,
+		engine: EngineOpen,
+		open: &Open{
+			SID:          "x",
+			Upgrades:     []string{},
+			PingInterval: time.Millisecond,
+			PingTimeout:  time.Millisecond,
+		},
 	},
 	{
 		name:   "ping from the server",
@@ -609,36 +634,182 @@ var goldens = []golden{
 		frame:  `0{}`,
 		engine: EngineOpen,
 		err:    ErrBadOpen,
+		detail: "sid is missing",
 	},
 	{
 		name:   "open with zero pingInterval",
 		frame:  `0{"sid":"x","pingInterval":0,"pingTimeout":1}`,
 		engine: EngineOpen,
 		err:    ErrBadOpen,
+		detail: "pingInterval is zero",
 	},
 	{
 		name:   "open with fractional pingTimeout",
 		frame:  `0{"sid":"x","pingInterval":1,"pingTimeout":1.5}`,
 		engine: EngineOpen,
 		err:    ErrBadOpen,
+		detail: "pingTimeout is not an integer",
 	},
 	{
 		name:   "open with negative maxPayload",
 		frame:  `0{"sid":"x","pingInterval":1,"pingTimeout":1,"maxPayload":-1}`,
 		engine: EngineOpen,
 		err:    ErrBadOpen,
+		detail: "maxPayload is negative",
 	},
 	{
 		name:   "open with a numeric sid",
 		frame:  `0{"sid":1,"pingInterval":1,"pingTimeout":1}`,
 		engine: EngineOpen,
 		err:    ErrBadOpen,
+		detail: "sid is not a string",
 	},
 	{
 		name:   "open with an array",
 		frame:  `0[]`,
 		engine: EngineOpen,
 		err:    ErrBadOpen,
+		detail: "not a JSON object",
+	},
+	{
+		name:   "open with an empty sid",
+		frame:  `0{"sid":"","pingInterval":1,"pingTimeout":1}`,
+		engine: EngineOpen,
+		err:    ErrBadOpen,
+		detail: "sid is empty",
+	},
+	{
+		name:   "open without pingInterval",
+		frame:  `0{"sid":"x","pingTimeout":1}`,
+		engine: EngineOpen,
+		err:    ErrBadOpen,
+		detail: "pingInterval is missing",
+	},
+	{
+		name:   "open without pingTimeout",
+		frame:  `0{"sid":"x","pingInterval":1}`,
+		engine: EngineOpen,
+		err:    ErrBadOpen,
+		detail: "pingTimeout is missing",
+	},
+	{
+		name:   "open with negative pingInterval",
+		frame:  `0{"sid":"x","pingInterval":-1,"pingTimeout":1}`,
+		engine: EngineOpen,
+		err:    ErrBadOpen,
+		detail: "pingInterval is negative",
+	},
+	{
+		name:   "open with negative pingTimeout",
+		frame:  `0{"sid":"x","pingInterval":1,"pingTimeout":-25000}`,
+		engine: EngineOpen,
+		err:    ErrBadOpen,
+		detail: "pingTimeout is negative",
+	},
+	{
+		name:   "open with negative zero pingInterval",
+		frame:  `0{"sid":"x","pingInterval":-0,"pingTimeout":1}`,
+		engine: EngineOpen,
+		err:    ErrBadOpen,
+		detail: "pingInterval is negative",
+	},
+	{
+		name:   "open with zero pingTimeout",
+		frame:  `0{"sid":"x","pingInterval":1,"pingTimeout":0}`,
+		engine: EngineOpen,
+		err:    ErrBadOpen,
+		detail: "pingTimeout is zero",
+	},
+	{
+		name:   "open with pingInterval above 24 hours",
+		frame:  `0{"sid":"x","pingInterval":86400001,"pingTimeout":1}`,
+		engine: EngineOpen,
+		err:    ErrBadOpen,
+		detail: "pingInterval is above 24 hours",
+	},
+	{
+		name:   "open with pingTimeout above 24 hours",
+		frame:  `0{"sid":"x","pingInterval":1,"pingTimeout":86400001}`,
+		engine: EngineOpen,
+		err:    ErrBadOpen,
+		detail: "pingTimeout is above 24 hours",
+	},
+	{
+		name:   "open with pingInterval overflowing time.Duration",
+		frame:  `0{"sid":"x","pingInterval":9223372036855,"pingTimeout":1}`,
+		engine: EngineOpen,
+		err:    ErrBadOpen,
+		detail: "pingInterval is above 24 hours",
+	},
+	{
+		name:   "open with pingTimeout overflowing int64",
+		frame:  `0{"sid":"x","pingInterval":1,"pingTimeout":9223372036854775808}`,
+		engine: EngineOpen,
+		err:    ErrBadOpen,
+		detail: "pingTimeout is above 24 hours",
+	},
+	{
+		name:   "open with a 40-digit pingInterval",
+		frame:  `0{"sid":"x","pingInterval":1234567890123456789012345678901234567890,"pingTimeout":1}`,
+		engine: EngineOpen,
+		err:    ErrBadOpen,
+		detail: "pingInterval is above 24 hours",
+	},
+	{
+		name:   "open with pingInterval in exponent form",
+		frame:  `0{"sid":"x","pingInterval":2.5e4,"pingTimeout":1}`,
+		engine: EngineOpen,
+		err:    ErrBadOpen,
+		detail: "pingInterval is not an integer",
+	},
+	{
+		name:   "open with pingTimeout in exponent form",
+		frame:  `0{"sid":"x","pingInterval":1,"pingTimeout":1e400}`,
+		engine: EngineOpen,
+		err:    ErrBadOpen,
+		detail: "pingTimeout is not an integer",
+	},
+	{
+		name:   "open with pingInterval with a zero fraction",
+		frame:  `0{"sid":"x","pingInterval":25000.0,"pingTimeout":1}`,
+		engine: EngineOpen,
+		err:    ErrBadOpen,
+		detail: "pingInterval is not an integer",
+	},
+	{
+		name:   "open with a string pingInterval",
+		frame:  `0{"sid":"x","pingInterval":"25000","pingTimeout":1}`,
+		engine: EngineOpen,
+		err:    ErrBadOpen,
+		detail: "pingInterval is not a number",
+	},
+	{
+		name:   "open with maxPayload overflowing int64",
+		frame:  `0{"sid":"x","pingInterval":1,"pingTimeout":1,"maxPayload":9223372036854775808}`,
+		engine: EngineOpen,
+		err:    ErrBadOpen,
+		detail: "maxPayload overflows int64",
+	},
+	{
+		name:   "open with maxPayload in exponent form",
+		frame:  `0{"sid":"x","pingInterval":1,"pingTimeout":1,"maxPayload":1e6}`,
+		engine: EngineOpen,
+		err:    ErrBadOpen,
+		detail: "maxPayload is not an integer",
+	},
+	{
+		name:   "open with a null maxPayload",
+		frame:  `0{"sid":"x","pingInterval":1,"pingTimeout":1,"maxPayload":null}`,
+		engine: EngineOpen,
+		err:    ErrBadOpen,
+		detail: "maxPayload is not a number",
+	},
+	{
+		name:   "open with upgrades not an array",
+		frame:  `0{"sid":"x","upgrades":"websocket","pingInterval":1,"pingTimeout":1}`,
+		engine: EngineOpen,
+		err:    ErrBadOpen,
+		detail: "upgrades is not an array of strings",
 	},
 	{
 		name:   "open with truncated JSON",
@@ -686,6 +857,9 @@ func TestDecodeGolden(t *testing.T) {
 			var se *SyntaxError
 			if c.err != nil && !errors.As(err, &se) {
 				t.Fatalf("%q: error %T is not a *SyntaxError", c.frame, err)
+			}
+			if c.err != nil && se.Detail != c.detail {
+				t.Fatalf("%q: detail %q, want %q", c.frame, se.Detail, c.detail)
 			}
 		})
 	}
