@@ -23,6 +23,7 @@ func TestZeroAllocDecode(t *testing.T) {
 	checkNoAllocs(t, "ParsePacket EVENT", func() { sink = ParsePacket(event, &p) })
 	checkNoAllocs(t, "ParsePacket ACK", func() { sink = ParsePacket(ack, &p) })
 	checkNoAllocs(t, "ParseEngine", func() { _, _, sink = ParseEngine(frame) })
+	checkNoAllocs(t, "SplitLast", func() { _, _, sink = SplitLast(data[1 : len(data)-1]) })
 	checkNoAllocs(t, "SplitEvent+NextValue", func() {
 		_, rest, err := SplitEvent(data)
 		for err == nil && len(rest) > 0 {

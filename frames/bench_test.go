@@ -89,3 +89,17 @@ func BenchmarkResolveBinary(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkSplitLast(b *testing.B) {
+	_, list, err := SplitEvent(eventPayload(1024)[10:])
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(list)))
+	for b.Loop() {
+		if _, _, err := SplitLast(list); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -326,6 +326,65 @@ func FuzzCheckPlaceholders(f *testing.F) {
 	})
 }
 
+// FuzzSplitLast checks SplitLast against NextValue: walking list gives
+// the values of rest followed by last, and both reject the same lists at
+// the same offset.
+func FuzzSplitLast(f *testing.F) {
+	for _, c := range listCases {
+		if len(c.list) <= maxSeed {
+			f.Add([]byte(c.list))
+		}
+	}
+	for _, c := range goldens {
+		if _, rest, err := SplitEvent([]byte(c.data)); err == nil {
+			f.Add(rest)
+		}
+	}
+	f.Fuzz(func(t *testing.T, list []byte) {
+		want, werr := walkList(list)
+		rest, last, err := SplitLast(list)
+		if werr != nil || err != nil {
+			checkSameListError(t, list, werr, err)
+			return
+		}
+		got := []string{}
+		if rest != nil {
+			if got, err = walkList(rest); err != nil {
+				t.Fatalf("SplitLast(%q) left rest %q: %v", list, rest, err)
+			}
+		}
+		if got = append(got, string(last)); !slicesEqual(got, want) || (rest == nil) != (len(want) == 1) {
+			t.Fatalf("SplitLast(%q) = %q, %q; NextValue finds %q", list, rest, last, want)
+		}
+		if !bytes.Equal(trimSpace(rest), rest) || !bytes.Equal(trimSpace(last), last) {
+			t.Fatalf("SplitLast(%q) = %q, %q, not trimmed", list, rest, last)
+		}
+	})
+}
+
+// checkSameListError fails unless walking list with NextValue (werr) and
+// SplitLast (err) fail alike.
+func checkSameListError(t *testing.T, list []byte, werr, err error) {
+	var w, s *SyntaxError
+	if !errors.As(werr, &w) || !errors.As(err, &s) || w.Err != s.Err {
+		t.Fatalf("%q: NextValue says %v, SplitLast %v", list, werr, err)
+	}
+	if consumed := len(list) - len(failingTail(list)); w.Offset+consumed != s.Offset {
+		t.Fatalf("%q: NextValue says %v after %d bytes, SplitLast %v", list, werr, consumed, err)
+	}
+}
+
+// failingTail returns the list NextValue was given when it failed.
+func failingTail(list []byte) []byte {
+	for {
+		_, rest, err := NextValue(list)
+		if err != nil || len(rest) == 0 {
+			return list
+		}
+		list = rest
+	}
+}
+
 func FuzzSplitEvent(f *testing.F) {
 	for _, c := range goldens {
 		f.Add([]byte(c.data))

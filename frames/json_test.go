@@ -192,3 +192,147 @@ func TestEncodeHelpers(t *testing.T) {
 		t.Error("invalid UTF-8 escaped")
 	}
 }
+
+// listCase is a comma-separated list of JSON values, as SplitEvent
+// returns after the event name, with its values and how SplitLast splits
+// it.
+type listCase struct {
+	name   string
+	list   string
+	values []string // what NextValue finds, in order
+	rest   string   // SplitLast's rest, nil when there is one value
+	last   string
+	err    error // the sentinel both reject list with
+}
+
+var listCases = []listCase{
+	{
+		name:   "recovery offset alone",
+		list:   `"MzUPkW0"`,
+		values: []string{`"MzUPkW0"`},
+		last:   `"MzUPkW0"`,
+	},
+	{
+		name:   "arguments then the offset",
+		list:   `"hello",{"n":1},"MzUPkW0"`,
+		values: []string{`"hello"`, `{"n":1}`, `"MzUPkW0"`},
+		rest:   `"hello",{"n":1}`,
+		last:   `"MzUPkW0"`,
+	},
+	{
+		name:   "whitespace everywhere",
+		list:   " 1 ,\t{\"a\" : [ 2 , 3 ] } ,\n \"off\" \r\n",
+		values: []string{`1`, `{"a" : [ 2 , 3 ] }`, `"off"`},
+		rest:   "1 ,\t{\"a\" : [ 2 , 3 ] }",
+		last:   `"off"`,
+	},
+	{
+		name:   "commas inside strings and containers",
+		list:   `"a,b",[1,2],{"c":","}`,
+		values: []string{`"a,b"`, `[1,2]`, `{"c":","}`},
+		rest:   `"a,b",[1,2]`,
+		last:   `{"c":","}`,
+	},
+	{
+		name:   "escaped quote before a comma",
+		list:   `1,"a\",b"`,
+		values: []string{`1`, `"a\",b"`},
+		rest:   `1`,
+		last:   `"a\",b"`,
+	},
+	{
+		name:   "literals and numbers",
+		list:   `true,null,-1.5e3`,
+		values: []string{`true`, `null`, `-1.5e3`},
+		rest:   `true,null`,
+		last:   `-1.5e3`,
+	},
+	{
+		name: "empty",
+		list: ``,
+		err:  ErrInvalidJSON,
+	},
+	{
+		name: "whitespace only",
+		list: " \n",
+		err:  ErrInvalidJSON,
+	},
+	{
+		name: "trailing comma",
+		list: `1,`,
+		err:  ErrInvalidJSON,
+	},
+	{
+		name: "trailing comma and whitespace",
+		list: `1 , `,
+		err:  ErrInvalidJSON,
+	},
+	{
+		name: "leading comma",
+		list: `,1`,
+		err:  ErrInvalidJSON,
+	},
+	{
+		name: "two commas",
+		list: `1,,2`,
+		err:  ErrInvalidJSON,
+	},
+	{
+		name: "missing comma",
+		list: `1 2`,
+		err:  ErrInvalidJSON,
+	},
+	{
+		name: "malformed value in the middle",
+		list: `1,tru,3`,
+		err:  ErrInvalidJSON,
+	},
+	{
+		name: "unterminated last value",
+		list: `1,["x"`,
+		err:  ErrInvalidJSON,
+	},
+	{
+		name: "last value nested too deeply",
+		list: `1,` + strings.Repeat("[", maxDepthCap+1) + strings.Repeat("]", maxDepthCap+1),
+		err:  ErrTooDeep,
+	},
+}
+
+func TestListCases(t *testing.T) {
+	for _, c := range listCases {
+		t.Run(c.name, func(t *testing.T) {
+			values, err := walkList([]byte(c.list))
+			if !errors.Is(err, c.err) || (c.err == nil && err != nil) {
+				t.Fatalf("NextValue: error %v, want %v", err, c.err)
+			}
+			if c.err == nil && !slicesEqual(values, c.values) {
+				t.Fatalf("NextValue found %q, want %q", values, c.values)
+			}
+			rest, last, err := SplitLast([]byte(c.list))
+			if !errors.Is(err, c.err) || (c.err == nil && err != nil) {
+				t.Fatalf("SplitLast: error %v, want %v", err, c.err)
+			}
+			if c.err == nil && (string(rest) != c.rest || (rest == nil) != (len(c.values) == 1) || string(last) != c.last) {
+				t.Fatalf("SplitLast = %q, %q; want %q, %q", rest, last, c.rest, c.last)
+			}
+		})
+	}
+}
+
+// walkList returns the values NextValue finds in list, stopping at the
+// first error.
+func walkList(list []byte) ([]string, error) {
+	var got []string
+	for {
+		v, rest, err := NextValue(list)
+		if err != nil {
+			return got, err
+		}
+		got = append(got, string(v))
+		if len(rest) == 0 {
+			return got, nil
+		}
+		list = rest
+	}
+}

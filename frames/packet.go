@@ -288,23 +288,65 @@ func eventRest(data []byte, i int) ([]byte, error) {
 // surrounding whitespace trimmed. It does not allocate. An empty list, a
 // malformed value or a trailing comma is ErrInvalidJSON.
 func NextValue(list []byte) (value, rest []byte, err error) {
-	i := skipSpace(list, 0)
-	end, err := scanValue(list, i, maxDepthCap)
+	start, end, next, err := listValue(list, 0)
 	if err != nil {
 		return nil, nil, err
 	}
+	if next == len(list) {
+		return list[start:end], nil, nil
+	}
+	return list[start:end], list[next:], nil
+}
+
+// SplitLast splits the last value off list, a comma-separated list of
+// values such as rest from SplitEvent (where a server recovering
+// connection state appends its offset). It accepts exactly the lists that
+// NextValue can walk to the end, whitespace included: NextValue over rest
+// and then last gives the same values as over list. rest is the values
+// before last, without the comma after them and with surrounding
+// whitespace trimmed, nil when list holds one value; last is trimmed too.
+// Both are views into list. It does not allocate. An empty list, a
+// malformed value or a trailing comma is ErrInvalidJSON.
+func SplitLast(list []byte) (rest, last []byte, err error) {
+	first, restEnd := -1, 0
+	for i := 0; ; {
+		start, end, next, err := listValue(list, i)
+		if err != nil {
+			return nil, nil, err
+		}
+		if next == len(list) {
+			if first >= 0 {
+				rest = list[first:restEnd]
+			}
+			return rest, list[start:end], nil
+		}
+		if first < 0 {
+			first = start
+		}
+		restEnd, i = end, next
+	}
+}
+
+// listValue scans the value of a comma-separated list that starts after
+// optional whitespace at list[i]. It returns the value's bounds and where
+// the next value starts, which is len(list) after the last one.
+func listValue(list []byte, i int) (start, end, next int, err error) {
+	start = skipSpace(list, i)
+	if end, err = scanValue(list, start, maxDepthCap); err != nil {
+		return start, end, end, err
+	}
 	j := skipSpace(list, end)
 	if j == len(list) {
-		return list[i:end], nil, nil
+		return start, end, j, nil
 	}
 	if list[j] != ',' {
-		return nil, nil, syntaxError(ErrInvalidJSON, list, j)
+		return start, end, j, syntaxError(ErrInvalidJSON, list, j)
 	}
-	k := skipSpace(list, j+1)
-	if k == len(list) {
-		return nil, nil, syntaxError(ErrInvalidJSON, list, k)
+	next = skipSpace(list, j+1)
+	if next == len(list) {
+		return start, end, next, syntaxError(ErrInvalidJSON, list, next)
 	}
-	return list[i:end], list[k:], nil
+	return start, end, next, nil
 }
 
 // ParseConnectReply decodes the data of the server's CONNECT reply,
