@@ -2,6 +2,7 @@ package frames
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -60,9 +61,12 @@ func TestZeroAllocResolveBinary(t *testing.T) {
 
 func TestZeroAllocCheckPlaceholders(t *testing.T) {
 	data := []byte(placeholderArray(seq(smallAttachments)...))
-	var err error
+	// A key whose decoding is three times longer than it.
+	hostile := []byte(`[{"\u005f` + strings.Repeat("\xff", 60) + `":true,"num":0},{"_placeholder":true,"num":0}]`)
+	var err, err2 error
 	checkNoAllocs(t, "CheckPlaceholders", func() { err = CheckPlaceholders(data, smallAttachments) })
-	if err != nil {
-		t.Fatal(err)
+	checkNoAllocs(t, "CheckPlaceholders with a hostile key", func() { err2 = CheckPlaceholders(hostile, 1) })
+	if err != nil || err2 != nil {
+		t.Fatal(err, err2)
 	}
 }

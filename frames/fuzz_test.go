@@ -396,6 +396,7 @@ func FuzzSplitEvent(f *testing.F) {
 			checkDecodeError(t, err)
 			return
 		}
+		checkRawEquals(t, raw)
 		if !bytes.Contains(data, raw) || !bytes.Contains(data, rest) {
 			t.Fatalf("SplitEvent(%q) returned %q, %q", data, raw, rest)
 		}
@@ -404,6 +405,20 @@ func FuzzSplitEvent(f *testing.F) {
 			decodeEvent(t, p.Data)
 		}
 	})
+}
+
+// checkRawEquals compares rawEquals with decoding raw by AppendUnquote,
+// for the wants rawEquals allows.
+func checkRawEquals(t *testing.T, raw []byte) {
+	dec, err := AppendUnquote(nil, raw)
+	for _, want := range []string{string(dec), "_placeholder", "num", string(dec) + "x", string(raw)} {
+		if !utf8.ValidString(want) || strings.ContainsRune(want, utf8.RuneError) {
+			continue
+		}
+		if got := rawEquals(raw, want); got != (err == nil && string(dec) == want) {
+			t.Fatalf("rawEquals(%q, %q) = %v, AppendUnquote gives %q, %v", raw, want, got, dec, err)
+		}
+	}
 }
 
 // checkStringDifferential compares AppendString with encoding/json and

@@ -497,17 +497,33 @@ func (e *elements) next() (val []byte, ok bool, err error) {
 }
 
 // rawEquals reports whether the raw (still escaped) string body raw
-// decodes to want. It does not allocate for short wants.
+// decodes, as AppendUnquote decodes it, to want, which must be valid
+// UTF-8 without U+FFFD (so that invalid UTF-8 in raw, which decodes to
+// U+FFFD, cannot match). It compares rune by rune and never allocates,
+// whatever raw holds.
 func rawEquals(raw []byte, want string) bool {
 	if bytes.IndexByte(raw, '\\') < 0 {
 		return string(raw) == want
 	}
-	if len(raw) > 6*len(want) {
-		return false
+	j := 0
+	for i := 0; i < len(raw); {
+		r, n := rune(raw[i]), 1
+		switch {
+		case raw[i] == '\\':
+			if escapeLen(raw[i:]) == 0 {
+				return false
+			}
+			r, n = decodeEscape(raw[i:])
+		case raw[i] >= utf8.RuneSelf:
+			r, n = utf8.DecodeRune(raw[i:])
+		}
+		w, size := utf8.DecodeRuneInString(want[j:])
+		if size == 0 || r != w {
+			return false
+		}
+		i, j = i+n, j+size
 	}
-	var buf [72]byte
-	dec, err := AppendUnquote(buf[:0], raw)
-	return err == nil && string(dec) == want
+	return j == len(want)
 }
 
 // rawString decodes a validated JSON string value (with its quotes).

@@ -95,6 +95,38 @@ func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
+// TestRawEquals compares rawEquals with decoding by AppendUnquote.
+func TestRawEquals(t *testing.T) {
+	for _, c := range []struct{ raw, want string }{
+		{`num`, "num"},
+		{`nu`, "num"},
+		{`numb`, "num"},
+		{`\u006eum`, "num"},
+		{`\u006Eu\u006d`, "num"},
+		{`\u006eu`, "num"},
+		{`\u006eumm`, "num"},
+		{`\u005fplaceholder`, "_placeholder"},
+		{`\ud83d\ude00`, "😀"},
+		{"\\n\xff", "\nx"},
+		{"\\n\xff", "\n"},
+		{`\x`, "x"},
+		{`\u00`, "\x00"},
+		{"\xff", "x"},
+		{"a\x93", "a?"},
+		{`\ud83d`, "?"},
+		{`\"\\\/`, `"\/`},
+		{`\u00e9`, "é"},
+		{`\u00e9`, "e"},
+		{`\u0000`, ""},
+	} {
+		dec, err := AppendUnquote(nil, []byte(c.raw))
+		want := err == nil && string(dec) == c.want
+		if got := rawEquals([]byte(c.raw), c.want); got != want {
+			t.Errorf("rawEquals(%q, %q) = %v, want %v", c.raw, c.want, got, want)
+		}
+	}
+}
+
 func TestSplitEventErrors(t *testing.T) {
 	for in, want := range map[string]error{
 		``:            ErrBadPayload,
