@@ -310,9 +310,11 @@ func (s *attachmentSet) has(i int) bool {
 
 // ResolveValue walks v, a value produced by json.Unmarshal into an any
 // (nested map[string]any and []any), and returns a copy in which every
-// placeholder map {"_placeholder":true,"num":N} is replaced by the
-// attachment atts[N] itself (not a copy). v is not modified; containers
-// without placeholders are shared. A placeholder whose num is not an
+// placeholder map is replaced by the attachment it names, atts[N] itself
+// (not a copy). A placeholder map is recognised as ResolveBinary
+// recognises a placeholder object: "_placeholder" is true and no member
+// is a map[string]any or []any. v is not modified; containers without
+// placeholders are shared. A placeholder whose num is not an
 // integer indexing atts is ErrBadPlaceholder, and so is a second
 // placeholder for the same attachment (wrapped with its number), so that
 // the result holds each attachment at most once.
@@ -338,7 +340,7 @@ func (r *valueResolver) value(v any, depth int) (any, bool, error) {
 	}
 	switch x := v.(type) {
 	case map[string]any:
-		if x["_placeholder"] == true {
+		if isPlaceholderMap(x) {
 			b, err := r.placeholder(x)
 			return b, true, err
 		}
@@ -383,6 +385,21 @@ func (r *valueResolver) slice(s []any, depth int) (any, bool, error) {
 		}
 	}
 	return out, out != nil, nil
+}
+
+// isPlaceholderMap reports whether m is a placeholder: "_placeholder" is
+// true and no member is a container.
+func isPlaceholderMap(m map[string]any) bool {
+	if m["_placeholder"] != true {
+		return false
+	}
+	for _, v := range m {
+		switch v.(type) {
+		case map[string]any, []any:
+			return false
+		}
+	}
+	return true
 }
 
 // placeholder returns the attachment a placeholder map names.

@@ -484,6 +484,33 @@ func TestResolveValueOnce(t *testing.T) {
 	}
 }
 
+// TestResolveValueCases checks that ResolveValue resolves the values of
+// placeholderCases as ResolveBinary resolves their JSON. Only a num
+// written as a fraction or exponent differs: json.Unmarshal reads it as
+// a float64, so ResolveValue cannot tell 1e0 from 1.
+func TestResolveValueCases(t *testing.T) {
+	for _, c := range placeholderCases {
+		var v any
+		if json.Unmarshal([]byte(c.data), &v) != nil || strings.HasSuffix(c.detail, "not a non-negative integer") {
+			continue
+		}
+		t.Run(c.name, func(t *testing.T) {
+			got, err := ResolveValue(v, attachments(c.atts))
+			if (err != nil) != (c.err != nil) || (c.err != nil && !errors.Is(err, c.err)) {
+				t.Fatalf("error %v, want %v", err, c.err)
+			}
+			if c.err != nil {
+				return
+			}
+			enc, err := json.Marshal(got)
+			var a, b any
+			if err != nil || json.Unmarshal(enc, &a) != nil || json.Unmarshal([]byte(c.resolved), &b) != nil || !reflect.DeepEqual(a, b) {
+				t.Fatalf("resolved to %s, want %s", enc, c.resolved)
+			}
+		})
+	}
+}
+
 type inner struct {
 	Blob  []byte            `json:"blob,omitempty"`
 	Dup   string            // hidden by outer.Dup
