@@ -103,3 +103,18 @@ func BenchmarkSplitLast(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkResolveValue(b *testing.B) {
+	data := []byte(`["upload",{"name":"a.png","meta":{"w":1,"h":2,"tags":["x","y"]},"file":{"_placeholder":true,"num":0}},{"_placeholder":true,"num":1},[1,2,3]]`)
+	var v any
+	if err := json.Unmarshal(data, &v); err != nil {
+		b.Fatal(err)
+	}
+	atts := [][]byte{make([]byte, 512), make([]byte, 64)}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ResolveValue(v, atts); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

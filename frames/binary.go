@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"slices"
 	"strconv"
 )
 
@@ -314,13 +315,14 @@ func (s *attachmentSet) has(i int) bool {
 // (not a copy). A placeholder map is recognised as ResolveBinary
 // recognises a placeholder object: "_placeholder" is true and no member
 // is a map[string]any or []any. v is not modified; containers without
-// placeholders are shared. A placeholder whose num is not an
-// integer indexing atts is ErrBadPlaceholder, and so is a second
-// placeholder for the same attachment (wrapped with its number), so that
-// the result holds each attachment at most once.
+// placeholders are shared. A placeholder whose num is not an integer
+// indexing atts is ErrBadPlaceholder, and so is a second placeholder for
+// the same attachment (wrapped with its number), so that the result holds
+// each attachment at most once. The walk does not recurse; nesting deeper
+// than 10000 levels is ErrTooDeep.
 func ResolveValue(v any, atts [][]byte) (any, error) {
 	r := valueResolver{atts: atts, seen: newAttachmentSet(len(atts))}
-	out, changed, err := r.value(v, 0)
+	out, changed, err := r.resolve(v)
 	if err != nil || !changed {
 		return v, err
 	}
@@ -333,58 +335,132 @@ type valueResolver struct {
 	seen attachmentSet
 }
 
-// value returns the resolved value and whether it differs from v.
-func (r *valueResolver) value(v any, depth int) (any, bool, error) {
-	if depth > maxDepthCap {
-		return nil, false, ErrTooDeep
+// resolveFrame is a container being walked.
+type resolveFrame struct {
+	list      []any          // the slice walked, or nil
+	obj       map[string]any // the map walked, or nil
+	keysStart int            // where obj's keys start in the walk's keys
+	next      int            // index of the next element or key
+	outList   []any          // list's copy, made on the first change
+	outObj    map[string]any // obj's copy, made on the first change
+}
+
+// resolve returns the resolved value and whether it differs from root.
+// It keeps an explicit stack of the containers being walked, outermost
+// first, rather than recursing as deep as the peer nested its value, and
+// the keys of the maps on it in one slice; both start on the goroutine
+// stack.
+func (r *valueResolver) resolve(root any) (any, bool, error) {
+	var stackBuf [8]resolveFrame
+	var keysBuf [16]string
+	out, changed, err := r.placeholderMap(root)
+	if err != nil || changed {
+		return out, changed, err
 	}
-	switch x := v.(type) {
-	case map[string]any:
-		if isPlaceholderMap(x) {
-			b, err := r.placeholder(x)
-			return b, true, err
+	stack, keys := push(stackBuf[:0], keysBuf[:0], root)
+	for len(stack) > 0 {
+		f := &stack[len(stack)-1]
+		child, ok := f.child(keys)
+		if !ok {
+			out, changed = f.result()
+			if stack, keys = pop(stack, keys); changed && len(stack) > 0 {
+				stack[len(stack)-1].set(keys, out)
+			}
+			continue
 		}
-		return r.mapValue(x, depth)
-	case []any:
-		return r.slice(x, depth)
+		if len(stack) > maxDepthCap {
+			return nil, false, ErrTooDeep
+		}
+		nv, isPlaceholder, err := r.placeholderMap(child)
+		switch {
+		case err != nil:
+			return nil, false, err
+		case isPlaceholder:
+			f.set(keys, nv)
+		default:
+			stack, keys = push(stack, keys, child)
+		}
+	}
+	return out, changed, nil
+}
+
+// placeholderMap returns the attachment v names and true when v is a
+// placeholder map.
+func (r *valueResolver) placeholderMap(v any) (any, bool, error) {
+	if m, ok := v.(map[string]any); ok && isPlaceholderMap(m) {
+		b, err := r.placeholder(m)
+		return b, err == nil, err
 	}
 	return v, false, nil
 }
 
-// mapValue resolves the values of m into a new map when any changes.
-func (r *valueResolver) mapValue(m map[string]any, depth int) (any, bool, error) {
-	var out map[string]any
-	for k, v := range m {
-		nv, changed, err := r.value(v, depth+1)
-		if err != nil {
-			return nil, false, err
+// push adds v to the stack when it is a non-empty container (and not a
+// placeholder, which the caller has checked), and a map's keys to keys.
+func push(stack []resolveFrame, keys []string, v any) ([]resolveFrame, []string) {
+	switch x := v.(type) {
+	case map[string]any:
+		if len(x) > 0 {
+			stack = append(stack, resolveFrame{obj: x, keysStart: len(keys)})
+			for k := range x {
+				keys = append(keys, k)
+			}
 		}
-		if changed && out == nil {
-			out = maps.Clone(m) // copy on first change
-		}
-		if changed {
-			out[k] = nv
+	case []any:
+		if len(x) > 0 {
+			stack = append(stack, resolveFrame{list: x})
 		}
 	}
-	return out, out != nil, nil
+	return stack, keys
 }
 
-// slice resolves the elements of s into a new slice when any changes.
-func (r *valueResolver) slice(s []any, depth int) (any, bool, error) {
-	var out []any
-	for i, v := range s {
-		nv, changed, err := r.value(v, depth+1)
-		if err != nil {
-			return nil, false, err
-		}
-		if changed && out == nil {
-			out = append([]any(nil), s...)
-		}
-		if changed {
-			out[i] = nv
-		}
+// pop removes the innermost container and its keys.
+func pop(stack []resolveFrame, keys []string) ([]resolveFrame, []string) {
+	f := &stack[len(stack)-1]
+	if f.obj != nil {
+		clear(keys[f.keysStart:])
+		keys = keys[:f.keysStart]
 	}
-	return out, out != nil, nil
+	*f = resolveFrame{}
+	return stack[:len(stack)-1], keys
+}
+
+// result returns the copy of f's container when anything in it changed.
+func (f *resolveFrame) result() (any, bool) {
+	if f.obj != nil {
+		return f.outObj, f.outObj != nil
+	}
+	return f.outList, f.outList != nil
+}
+
+// child returns the next element or map value of f.
+func (f *resolveFrame) child(keys []string) (any, bool) {
+	if f.obj != nil {
+		if f.next == len(f.obj) {
+			return nil, false
+		}
+		f.next++
+		return f.obj[keys[f.keysStart+f.next-1]], true
+	}
+	if f.next == len(f.list) {
+		return nil, false
+	}
+	f.next++
+	return f.list[f.next-1], true
+}
+
+// set replaces the child last returned, copying the container first.
+func (f *resolveFrame) set(keys []string, v any) {
+	if f.obj != nil {
+		if f.outObj == nil {
+			f.outObj = maps.Clone(f.obj)
+		}
+		f.outObj[keys[f.keysStart+f.next-1]] = v
+		return
+	}
+	if f.outList == nil {
+		f.outList = slices.Clone(f.list)
+	}
+	f.outList[f.next-1] = v
 }
 
 // isPlaceholderMap reports whether m is a placeholder: "_placeholder" is

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"reflect"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -508,6 +509,63 @@ func TestResolveValueCases(t *testing.T) {
 				t.Fatalf("resolved to %s, want %s", enc, c.resolved)
 			}
 		})
+	}
+}
+
+// TestResolveValueShares checks that ResolveValue copies only the
+// containers on the way to a placeholder and leaves its input alone.
+func TestResolveValueShares(t *testing.T) {
+	plain := []any{1.0, map[string]any{"a": "b"}}
+	ph := map[string]any{"_placeholder": true, "num": 0.0}
+	holder := map[string]any{"file": ph, "name": "f"}
+	v := []any{plain, holder}
+	got, err := ResolveValue(v, attachments(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := got.([]any)
+	if &out[0].([]any)[0] != &plain[0] {
+		t.Error("container without placeholders copied")
+	}
+	if want := []any{plain, map[string]any{"file": []byte{0}, "name": "f"}}; !reflect.DeepEqual(out, want) {
+		t.Errorf("resolved %#v, want %#v", out, want)
+	}
+	if v[1].(map[string]any)["file"].(map[string]any)["num"] != 0.0 {
+		t.Error("input modified")
+	}
+}
+
+// nest returns leaf inside depth nested []any.
+func nest(depth int, leaf any) any {
+	for range depth {
+		leaf = []any{leaf}
+	}
+	return leaf
+}
+
+// TestResolveValueDeep checks the depth limit of the walk.
+func TestResolveValueDeep(t *testing.T) {
+	ph := map[string]any{"_placeholder": true, "num": 0.0}
+	got, err := ResolveValue(nest(maxDepthCap, ph), attachments(1))
+	if err != nil || !reflect.DeepEqual(got, nest(maxDepthCap, []byte{0})) {
+		t.Fatalf("depth %d: %v", maxDepthCap, err)
+	}
+	if _, err := ResolveValue(nest(maxDepthCap+1, ph), attachments(1)); !errors.Is(err, ErrTooDeep) {
+		t.Fatalf("depth %d: %v, want ErrTooDeep", maxDepthCap+1, err)
+	}
+	if _, err := ResolveValue(nest(maxDepthCap, []any{}), nil); err != nil {
+		t.Fatalf("empty array at depth %d: %v", maxDepthCap, err)
+	}
+}
+
+// TestResolveValueWithoutRecursion resolves the deepest value allowed
+// with the goroutine stack limited to 512 KiB: a recursive walk needs
+// several MiB for it and would crash the test binary.
+func TestResolveValueWithoutRecursion(t *testing.T) {
+	v := nest(maxDepthCap, map[string]any{"_placeholder": true, "num": 0.0})
+	defer debug.SetMaxStack(debug.SetMaxStack(512 << 10))
+	if _, err := ResolveValue(v, attachments(1)); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -242,8 +242,9 @@ func FuzzResolveBinary(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, n uint8) {
 		atts := make([][]byte, n%8)
 		for i := range atts {
-			atts[i] = bytes.Repeat([]byte{byte(i)}, i)
+			atts[i] = bytes.Repeat([]byte{byte(i)}, i+1)
 		}
+		checkResolveValueOnce(t, data, atts)
 		out, err := ResolveBinary([]byte("x"), data, atts)
 		if err != nil {
 			checkDecodeError(t, err)
@@ -265,6 +266,38 @@ func FuzzResolveBinary(f *testing.F) {
 			t.Fatalf("resolved %d bytes into %d, more than %d", len(data), len(out[1:]), limit)
 		}
 	})
+}
+
+// checkResolveValueOnce checks that ResolveValue puts no attachment
+// twice in its result.
+func checkResolveValueOnce(t *testing.T, data []byte, atts [][]byte) {
+	var v any
+	if json.Unmarshal(data, &v) != nil {
+		return
+	}
+	got, err := ResolveValue(v, atts)
+	if err != nil {
+		return
+	}
+	seen := map[*byte]bool{}
+	stack := []any{got}
+	for len(stack) > 0 {
+		x := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		switch x := x.(type) {
+		case []byte:
+			if seen[&x[0]] {
+				t.Fatalf("ResolveValue(%s) holds attachment %d twice", data, x[0])
+			}
+			seen[&x[0]] = true
+		case []any:
+			stack = append(stack, x...)
+		case map[string]any:
+			for _, e := range x {
+				stack = append(stack, e)
+			}
+		}
+	}
 }
 
 // base64Len is the length of the base64 of all of atts.
