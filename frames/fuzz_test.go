@@ -5,8 +5,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"math"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -79,8 +81,12 @@ func FuzzParsePacket(f *testing.F) {
 	for _, p := range messagePayloads() {
 		f.Add(p)
 	}
+	for _, c := range limitCases {
+		f.Add([]byte(c.payload))
+	}
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		checkScannerDifferential(t, payload)
+		checkAttachmentCount(t, payload)
 		var p Packet
 		err := ParsePacket(payload, &p)
 		if err != nil {
@@ -94,6 +100,19 @@ func FuzzParsePacket(f *testing.F) {
 		checkPacketStable(t, p)
 		checkPacketMeaning(t, p)
 	})
+}
+
+// checkAttachmentCount compares the attachment count decoded with the
+// largest limit with strconv.
+func checkAttachmentCount(t *testing.T, payload []byte) {
+	var p Packet
+	if (Limits{MaxAttachments: math.MaxInt}).ParsePacket(payload, &p) != nil || !p.Type.binary() {
+		return
+	}
+	digits := payload[1:bytes.IndexByte(payload, '-')]
+	if n, err := strconv.ParseInt(string(digits), 10, 64); err != nil || int(n) != p.Attachments {
+		t.Fatalf("%q: %d attachments, strconv says %d (%v)", payload, p.Attachments, n, err)
+	}
 }
 
 // checkScannerDifferential compares the scanner with json.Valid.
