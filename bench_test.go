@@ -129,7 +129,7 @@ func BenchmarkReceive(b *testing.B) {
 			for b.Loop() {
 				ev := <-events
 				if ev.Kind != siostream.KindEvent || ev.Name != "ev" {
-					b.Fatalf("got %v %q (%v)", ev.Kind, ev.Name, ev.Err)
+					b.Fatalf("got %v %q (%v)", ev.Kind, ev.Name, ev.Err())
 				}
 			}
 		})
@@ -147,8 +147,8 @@ func BenchmarkReceiveBinary(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		ev := <-events
-		if ev.Kind != siostream.KindEvent || len(ev.Attachments) != 1 {
-			b.Fatalf("got %v %q (%v)", ev.Kind, ev.Name, ev.Err)
+		if ev.Kind != siostream.KindEvent || len(ev.Attachments()) != 1 {
+			b.Fatalf("got %v %q (%v)", ev.Kind, ev.Name, ev.Err())
 		}
 	}
 }

@@ -1,26 +1,39 @@
 package siostream
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
+	"sync"
 	"time"
 
-	"github.com/gobwas/ws"
 	"github.com/siostream/siostream/frames"
+	"github.com/siostream/siostream/internal/engine"
 )
 
 // Emit sends an event with args to the namespace. Each arg is encoded as
 // JSON (json.RawMessage is sent verbatim); a []byte anywhere in args makes
-// it a binary event. Emit returns when the packet is written, or when ctx
-// ends (the packet may then still be sent). While disconnected the packet
-// is buffered (see Options.EmitBufferCount), Emit returns nil at once, and
-// the buffer is flushed in order after reconnection.
+// it a binary event. Emit validates and encodes at once: reserved names
+// fail with ErrReservedEvent, packets over the server's maxPayload with
+// ErrPayloadTooLarge, and nothing is sent. It returns once the packet is
+// in the stream's outgoing buffer, in order after the packets emitted
+// before it on this stream; the writer then puts it on the wire. Flush
+// waits until it is there.
 //
-// Reserved event names fail with ErrReservedEvent and packets over the
-// server's maxPayload with ErrPayloadTooLarge, before anything is sent.
+// The buffer is bounded by Options.EmitBufferBytes: while connected, Emit
+// waits for room (a server that does not read pushes back) or for ctx.
+// While disconnected the packet waits for the next connection and Emit
+// returns at once, or fails with ErrBufferFull past the bounds.
+//
+// A packet whose write fails after Emit returned is neither lost silently
+// nor sent twice: unless it reached the socket in full before the
+// connection broke, it goes out again after reconnection, in order; if
+// the stream ends first it is counted in Stats.Unsent. A packet that did
+// reach the socket may still be lost with the connection: use
+// EmitWithAck or Options.Retries when the server must have it.
 func (st *Stream) Emit(ctx context.Context, event string, args ...any) error {
 	if st.opts.Retries > 0 {
 		_, err := st.emitReliable(ctx, event, args)
@@ -34,44 +47,75 @@ func (st *Stream) Emit(ctx context.Context, event string, args ...any) error {
 }
 
 // EmitVolatile is Emit for events that may be lost: while disconnected
-// they are dropped with ErrNotConnected instead of buffered.
+// they fail with ErrNotConnected instead of waiting, and those not yet
+// written when the connection is lost are dropped (Stats.Unsent).
 func (st *Stream) EmitVolatile(ctx context.Context, event string, args ...any) error {
 	f, err := st.encodeEvent(event, args, nil)
 	if err != nil {
 		return err
 	}
-	f.vol = true
+	f.Volatile = true
 	return st.submit(ctx, f)
 }
 
 // EmitWithAck sends an event asking the server to acknowledge it and
-// returns the server's reply: a JSON array of its args (binary ones as
-// base64 strings). ctx bounds the whole wait. If the connection is lost
-// after the packet went out, it fails with an error matching
-// ErrDisconnected; an emit buffered while disconnected waits for the next
+// returns the server's reply. ctx bounds the whole wait. If the
+// connection is lost after the packet was written, it fails with an error
+// matching ErrDisconnected; a packet not yet written waits for the next
 // connection.
-func (st *Stream) EmitWithAck(ctx context.Context, event string, args ...any) (json.RawMessage, error) {
+func (st *Stream) EmitWithAck(ctx context.Context, event string, args ...any) (Reply, error) {
 	if st.opts.Retries > 0 {
 		return st.emitReliable(ctx, event, args)
 	}
 	return st.emitAck(ctx, event, args, 0)
 }
 
+// Flush waits until every packet emitted on this stream before the call
+// is on the wire (handed to the socket in full), or settled otherwise:
+// volatile packets dropped with a lost connection count as settled. It
+// returns ctx's error when ctx ends first and ErrClosed when the stream
+// ends with such packets unsent.
+func (st *Stream) Flush(ctx context.Context) error {
+	st.mu.Lock()
+	target := st.nextSeq
+	st.mu.Unlock()
+	for st.doneSeq.Load() < target {
+		ch := st.sendWait.arm()
+		if st.doneSeq.Load() >= target {
+			st.sendWait.disarm()
+			break
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			st.sendWait.disarm()
+			return ctx.Err()
+		case <-st.closing:
+			st.sendWait.disarm()
+			if st.doneSeq.Load() >= target {
+				return nil
+			}
+			return ErrClosed
+		}
+		st.sendWait.disarm()
+	}
+	return nil
+}
+
 // emitAck sends an event with an ack id and waits for the reply. The
-// ackTimeout clock (none when zero) starts once the packet is written.
-func (st *Stream) emitAck(ctx context.Context, event string, args []any, ackTimeout time.Duration) (json.RawMessage, error) {
+// ackTimeout clock (none when zero) starts once the packet is queued.
+func (st *Stream) emitAck(ctx context.Context, event string, args []any, ackTimeout time.Duration) (Reply, error) {
 	p, err := st.acks.add()
 	if err != nil {
-		return nil, err
+		return Reply{}, err
 	}
 	defer st.acks.remove(p)
 	f, err := st.encodeEvent(event, args, p)
 	if err != nil {
-		return nil, err
+		return Reply{}, err
 	}
-	f.done = donePool.Get().(chan error)
 	if err := st.submit(ctx, f); err != nil {
-		return nil, err
+		return Reply{}, err
 	}
 	var timeout <-chan time.Time
 	if ackTimeout > 0 {
@@ -81,11 +125,11 @@ func (st *Stream) emitAck(ctx context.Context, event string, args []any, ackTime
 	}
 	select {
 	case r := <-p.ch:
-		return r.args, r.err
+		return r.reply, r.err
 	case <-timeout:
-		return nil, context.DeadlineExceeded
+		return Reply{}, context.DeadlineExceeded
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return Reply{}, ctx.Err()
 	}
 }
 
@@ -95,7 +139,7 @@ var reserved = map[string]bool{
 }
 
 // encodeEvent builds the EVENT or BINARY_EVENT frame for an emit.
-func (st *Stream) encodeEvent(event string, args []any, ack *pendingAck) (*outFrame, error) {
+func (st *Stream) encodeEvent(event string, args []any, ack *pendingAck) (*engine.Frame, error) {
 	if reserved[event] {
 		return nil, fmt.Errorf("%w: %q", ErrReservedEvent, event)
 	}
@@ -107,13 +151,16 @@ func (st *Stream) encodeEvent(event string, args []any, ack *pendingAck) (*outFr
 	if err != nil {
 		return nil, err
 	}
-	f.ack = ack
+	if ack != nil {
+		f.Tag = ack
+	}
 	return f, nil
 }
 
 // encode builds a frame: header, then a JSON array of the optional event
-// name and args. []byte values become attachments.
-func (st *Stream) encode(h frames.Header, event string, args []any) (*outFrame, error) {
+// name and args. []byte values become attachments, copied: the caller may
+// change them once Emit returns.
+func (st *Stream) encode(h frames.Header, event string, args []any) (*engine.Frame, error) {
 	args, atts, err := extract(args)
 	if err != nil {
 		return nil, fmt.Errorf("siostream: encode args: %w", err)
@@ -121,15 +168,16 @@ func (st *Stream) encode(h frames.Header, event string, args []any) (*outFrame, 
 	if atts != nil {
 		h.Type, h.Attachments = h.Type+frames.BinaryEvent-frames.Event, len(atts)
 	}
-	f := newFrame()
-	b := frames.AppendHeader(append(f.data, '4'), h)
+	f := engine.NewFrame()
+	b := frames.AppendHeader(append(f.Data, '4'), h)
 	b = append(b, '[')
 	if h.Type == frames.Event || h.Type == frames.BinaryEvent {
 		b = append(frames.AppendString(b, event), ',')
 	}
 	for _, a := range args {
 		if b, err = appendJSON(b, a); err != nil {
-			f.release()
+			f.Data = b
+			f.Release()
 			return nil, fmt.Errorf("siostream: encode args: %w", err)
 		}
 		b = append(b, ',')
@@ -137,12 +185,31 @@ func (st *Stream) encode(h frames.Header, event string, args []any) (*outFrame, 
 	if b[len(b)-1] == ',' {
 		b = b[:len(b)-1]
 	}
-	f.op, f.data, f.atts, f.owner = ws.OpText, append(b, ']'), atts, st
+	f.Data = append(b, ']')
+	f.Atts = copyAttachments(atts)
 	if err := st.checkSize(f); err != nil {
-		f.release()
+		f.Release()
 		return nil, err
 	}
 	return f, nil
+}
+
+// copyAttachments copies the attachments into one allocation.
+func copyAttachments(atts [][]byte) [][]byte {
+	if atts == nil {
+		return nil
+	}
+	n := 0
+	for _, a := range atts {
+		n += len(a)
+	}
+	buf := make([]byte, 0, n)
+	out := make([][]byte, len(atts))
+	for i, a := range atts {
+		buf = append(buf, a...)
+		out[i] = buf[len(buf)-len(a) : len(buf) : len(buf)]
+	}
+	return out
 }
 
 // extract replaces []byte args by placeholders, skipping the walk when
@@ -181,19 +248,47 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 		}
 		return append(b, x...), nil
 	}
-	j, err := json.Marshal(v)
-	return append(b, j...), err
+	return appendMarshal(b, v)
+}
+
+// jsonEncoder is a pooled encoding/json encoder with its buffer, so that
+// encoding a struct allocates nothing once warm.
+type jsonEncoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var encoders = sync.Pool{New: func() any {
+	e := &jsonEncoder{}
+	e.enc = json.NewEncoder(&e.buf)
+	return e
+}}
+
+// appendMarshal appends v as json.Marshal encodes it.
+func appendMarshal(b []byte, v any) ([]byte, error) {
+	e := encoders.Get().(*jsonEncoder)
+	e.buf.Reset()
+	err := e.enc.Encode(v)
+	if err == nil {
+		out := e.buf.Bytes()
+		b = append(b, out[:len(out)-1]...) // Encode adds a newline
+	}
+	if e.buf.Cap() > 64<<10 {
+		e.buf = bytes.Buffer{}
+	}
+	encoders.Put(e)
+	return b, err
 }
 
 // checkSize rejects a frame that the server would refuse (its maxPayload
 // applies to each WebSocket message).
-func (st *Stream) checkSize(f *outFrame) error {
+func (st *Stream) checkSize(f *engine.Frame) error {
 	limit := st.maxPayload.Load()
 	if limit <= 0 {
 		return nil
 	}
-	big := int64(len(f.data))
-	for _, a := range f.atts {
+	big := int64(len(f.Data))
+	for _, a := range f.Atts {
 		big = max(big, int64(len(a)))
 	}
 	if big > limit {
@@ -202,72 +297,132 @@ func (st *Stream) checkSize(f *outFrame) error {
 	return nil
 }
 
-// submit hands f to the connection's writer, or buffers it while
-// disconnected.
-func (st *Stream) submit(ctx context.Context, f *outFrame) error {
+// submit puts f in the stream's outgoing buffer: on the live connection
+// while joined, else in the outbox for the next one.
+func (st *Stream) submit(ctx context.Context, f *engine.Frame) error {
 	if err := ctx.Err(); err != nil {
-		f.release()
+		f.Release()
 		return err
 	}
+	size := int64(f.Mem())
 	st.mu.Lock()
-	if st.err != nil || st.isClosing() {
+	for st.state == streamConnected {
+		if u := st.unwritten.Load(); u == 0 || u+size <= int64(st.opts.EmitBufferBytes) {
+			st.queue(st.active.Load(), f, size)
+			st.mu.Unlock()
+			return nil
+		}
+		ch := st.sendWait.arm()
 		st.mu.Unlock()
-		f.release()
+		if u := st.unwritten.Load(); u != 0 && u+size > int64(st.opts.EmitBufferBytes) {
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				st.sendWait.disarm()
+				f.Release()
+				return ctx.Err()
+			}
+		}
+		st.sendWait.disarm()
+		st.mu.Lock()
+	}
+	defer st.mu.Unlock()
+	if st.state == streamClosed {
+		f.Release()
 		return ErrClosed
 	}
-	waitBuffered := f.done != nil // the caller waits for the write even if buffered
-	if f.done == nil {
-		f.done = donePool.Get().(chan error)
-	}
-	done := f.done // f belongs to the writer once queued
-	if c := st.conn; c != nil {
-		st.acks.bind(f.ack, c)
-		ok, full := c.w.enqueueLimit(f, st.opts.EmitBufferBytes)
-		if ok {
-			st.mu.Unlock()
-			return wait(ctx, done)
-		}
-		if full { // the server does not read and emitters gave up waiting
-			st.mu.Unlock()
-			f.release()
-			return ErrBufferFull
-		}
-	}
-	if !waitBuffered {
-		donePool.Put(done)
-		f.done, done = nil, nil
-	}
-	err := st.buffer(f)
-	st.mu.Unlock()
-	if err != nil || !waitBuffered {
-		return err
-	}
-	return wait(ctx, done)
+	return st.buffer(f)
 }
 
-// buffer keeps f for the next connection. Called with s.mu held.
-func (st *Stream) buffer(f *outFrame) error {
+// number gives f the stream's next sequence number. Called with mu held.
+func (st *Stream) number(f *engine.Frame) {
+	st.nextSeq++
+	f.Seq, f.Owner = st.nextSeq, st
+}
+
+// queue hands f to the writer of l. Called with mu held, joined on l.
+func (st *Stream) queue(l *link, f *engine.Frame, size int64) {
+	if f.Seq == 0 {
+		st.number(f)
+	}
+	if p, ok := f.Tag.(*pendingAck); ok {
+		st.acks.sentOn(p, l.gen)
+	}
+	st.unwritten.Add(size)
+	if err := l.conn.Send(f); err != nil {
+		// The connection is ending: the frame waits for the next one,
+		// after those the connection hands back.
+		st.unwritten.Add(-size)
+		st.outbox = append(st.outbox, f)
+		st.outBytes += int(size)
+	}
+}
+
+// buffer keeps f for the next connection. Called with mu held.
+func (st *Stream) buffer(f *engine.Frame) error {
+	size := f.Mem()
 	switch {
-	case f.vol:
-		f.release()
+	case f.Volatile:
+		f.Release()
 		return ErrNotConnected
 	case st.opts.EmitBufferCount < 0 || len(st.outbox) >= st.opts.EmitBufferCount ||
-		st.outBytes+f.size() > st.opts.EmitBufferBytes:
-		f.release()
+		st.outBytes+size > st.opts.EmitBufferBytes:
+		f.Release()
 		return ErrBufferFull
 	}
-	st.acks.bind(f.ack, nil)
+	st.number(f)
+	if p, ok := f.Tag.(*pendingAck); ok {
+		st.acks.sentOn(p, 0)
+	}
 	st.outbox = append(st.outbox, f)
-	st.outBytes += f.size()
+	st.outBytes += size
 	return nil
 }
 
-func wait(ctx context.Context, done chan error) error {
-	select {
-	case err := <-done:
-		donePool.Put(done)
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
+// flushOutbox hands the buffered emits to l's writer, in order. Called
+// with mu held, just joined on l.
+func (st *Stream) flushOutbox(l *link) {
+	box := st.outbox
+	st.outbox, st.outBytes = nil, 0
+	for _, f := range box {
+		st.queue(l, f, int64(f.Mem()))
 	}
+	clear(box)
+}
+
+// Written is called by the writer once f is on the wire.
+func (st *Stream) Written(f *engine.Frame) {
+	st.unwritten.Add(-int64(f.Mem()))
+	st.doneSeq.Store(f.Seq)
+	st.emitted.Add(1)
+	if p, ok := f.Tag.(*pendingAck); ok {
+		p.written.Store(true)
+	}
+	st.sendWait.wake()
+}
+
+// requeue takes back the frames a lost connection never wrote: they go in
+// front of the outbox, volatile ones are dropped. Called with mu held.
+func (st *Stream) requeue(rest []*engine.Frame) {
+	keep := rest[:0]
+	for _, f := range rest {
+		st.unwritten.Add(-int64(f.Mem()))
+		if f.Volatile || st.state == streamClosed {
+			st.unsent++
+			f.Release()
+			continue
+		}
+		if p, ok := f.Tag.(*pendingAck); ok {
+			st.acks.sentOn(p, 0)
+		}
+		st.outBytes += f.Mem()
+		keep = append(keep, f)
+	}
+	st.outbox = append(keep, st.outbox...)
+	if len(st.outbox) > 0 {
+		st.doneSeq.Store(max(st.doneSeq.Load(), st.outbox[0].Seq-1))
+	} else {
+		st.doneSeq.Store(st.nextSeq)
+	}
+	st.sendWait.wake()
 }

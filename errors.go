@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/siostream/siostream/internal/engine"
 )
 
 // Sentinel errors. Match them with errors.Is.
@@ -12,6 +14,9 @@ var (
 	// ErrClosed is returned by methods of a Stream after Close, and by Err
 	// when the stream ended because Close was called.
 	ErrClosed = errors.New("siostream: stream closed")
+	// ErrOptions is matched by the errors of NewManager and Manager.Dial
+	// for an option given where it has no effect.
+	ErrOptions = errors.New("siostream: option has no effect here")
 	// ErrReservedEvent is returned by Emit for event names the protocol
 	// reserves (connect, connect_error, disconnect, disconnecting,
 	// newListener, removeListener) and for the empty name.
@@ -20,16 +25,14 @@ var (
 	// server's maxPayload. Nothing is sent.
 	ErrPayloadTooLarge = errors.New("siostream: payload exceeds the server's maxPayload")
 	// ErrBufferFull is returned by Emit while disconnected when the emit
-	// buffer is full, or at once when emit buffering is turned off; and
-	// while connected when EmitBufferBytes of packets already wait for a
-	// server that does not read.
+	// buffer is full, or at once when buffering while disconnected is
+	// turned off.
 	ErrBufferFull = errors.New("siostream: emit buffer full")
 	// ErrNotConnected is returned for volatile emits made while the stream
 	// is not connected: they are dropped, never buffered.
 	ErrNotConnected = errors.New("siostream: not connected")
-	// ErrDisconnected fails an emit whose connection was lost while it was
-	// being written, and a pending EmitWithAck whose connection was lost
-	// before the server answered.
+	// ErrDisconnected fails a pending EmitWithAck whose packet was written
+	// on a connection that was lost before the server answered.
 	ErrDisconnected = errors.New("siostream: connection lost")
 	// ErrAckStale is returned by Event.Ack when the connection the event
 	// arrived on is gone: an ack never goes out on a later connection.
@@ -46,6 +49,9 @@ var (
 	// ErrPingTimeout is the cause of a disconnect when the server sent no
 	// ping for pingInterval + pingTimeout.
 	ErrPingTimeout = errors.New("siostream: ping timeout")
+	// ErrWriteTimeout is the cause of a disconnect when a write to the
+	// server made no progress for Options.WriteTimeout.
+	ErrWriteTimeout = errors.New("siostream: write to the server timed out (Options.WriteTimeout)")
 	// ErrSlowConsumer ends a stream whose consumer fell behind when
 	// Options.SlowConsumer is DisconnectSlowConsumer.
 	ErrSlowConsumer = errors.New("siostream: consumer too slow")
@@ -102,4 +108,32 @@ func truncate(b []byte, n int) string {
 		return string(b)
 	}
 	return string(b[:n]) + "…"
+}
+
+// endOf maps why a connection ended, as the engine returned it, to the
+// reference client's reason and the public error.
+func endOf(err error) (Reason, error) {
+	var pe *engine.ProtocolError
+	var sp *ProtocolError
+	switch {
+	case errors.As(err, &sp):
+		return ReasonParseError, sp
+	case errors.As(err, &pe):
+		return ReasonParseError, &ProtocolError{Layer: pe.Layer, Err: pe.Err}
+	case errors.Is(err, ErrJoinTimeout):
+		return ReasonTransportError, ErrJoinTimeout
+	case errors.Is(err, engine.ErrWriteTimeout):
+		return ReasonTransportError, ErrWriteTimeout
+	}
+	switch engine.Classify(err) {
+	case engine.CauseClosed:
+		return ReasonClientDisconnect, ErrClosed
+	case engine.CausePingTimeout:
+		return ReasonPingTimeout, ErrPingTimeout
+	case engine.CauseTransportClose:
+		return ReasonTransportClose, err
+	case engine.CauseParseError:
+		return ReasonParseError, err
+	}
+	return ReasonTransportError, err
 }

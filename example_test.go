@@ -30,7 +30,7 @@ func ExampleDial() {
 	for ev := range s.Events() {
 		switch ev.Kind {
 		case siostream.KindConnected:
-			fmt.Println("connected to", ev.Namespace)
+			fmt.Println("connected to", s.Namespace())
 		case siostream.KindEvent:
 			var word string
 			var n int
@@ -40,7 +40,7 @@ func ExampleDial() {
 			fmt.Println(ev.Name, word, n)
 			go s.Close()
 		case siostream.KindDisconnected:
-			fmt.Println("disconnected:", ev.Reason)
+			fmt.Println("disconnected:", ev.Reason())
 		}
 	}
 	fmt.Println("done:", s.Err())
@@ -111,6 +111,6 @@ func ExampleStream_EmitWithAck() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(string(reply))
+	fmt.Println(string(reply.Args))
 	// Output: [1,2]
 }

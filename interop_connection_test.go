@@ -30,22 +30,22 @@ func TestInteropConnectNamespaces(t *testing.T) {
 			// The CONNECT reply comes first, then the welcome the server
 			// emits on connection.
 			conn := refRecv(t, s, refWait)
-			if conn.Kind != siostream.KindConnected || conn.Namespace != ns || conn.SocketID == "" || conn.Recovered {
-				t.Fatalf("first event: %v %s ns %q", conn.Kind, refDescribe(conn), conn.Namespace)
+			if conn.Kind != siostream.KindConnected || conn.SocketID() == "" || conn.Recovered() {
+				t.Fatalf("first event: %v %s", conn.Kind, refDescribe(conn))
 			}
 			ev := refRecv(t, s, refWait)
-			if ev.Kind != siostream.KindEvent || ev.Name != "welcome" || ev.Namespace != ns {
+			if ev.Kind != siostream.KindEvent || ev.Name != "welcome" {
 				t.Fatalf("second event: %v %s", ev.Kind, refDescribe(ev))
 			}
-			if ev.Offset != "" {
-				t.Fatalf("offset %q without connection state recovery", ev.Offset)
+			if ev.Offset() != "" {
+				t.Fatalf("offset %q without connection state recovery", ev.Offset())
 			}
 			var w refWelcome
 			if err := ev.Decode(&w); err != nil {
 				t.Fatal(err)
 			}
-			if w.ID != conn.SocketID || s.ID() != conn.SocketID {
-				t.Fatalf("welcome id %q, connected sid %q, ID() %q", w.ID, conn.SocketID, s.ID())
+			if w.ID != conn.SocketID() || s.ID() != conn.SocketID() {
+				t.Fatalf("welcome id %q, connected sid %q, ID() %q", w.ID, conn.SocketID(), s.ID())
 			}
 			if w.Nsp != ns || w.Recovered {
 				t.Fatalf("welcome nsp %q recovered %v", w.Nsp, w.Recovered)
@@ -241,13 +241,13 @@ func TestInteropTokenRotation(t *testing.T) {
 	for round := 1; round <= 3; round++ {
 		refEmit(t, s, "drop-me")
 		evs := refExpectLifecycle(t, s, siostream.KindDisconnected, siostream.KindReconnecting, siostream.KindConnected)
-		if evs[0].Reason != siostream.ReasonTransportClose {
+		if evs[0].Reason() != siostream.ReasonTransportClose {
 			t.Fatalf("round %d: disconnect %s", round, refDescribe(evs[0]))
 		}
-		if evs[1].Attempt != 1 {
+		if evs[1].Attempt() != 1 {
 			t.Fatalf("round %d: %s, want attempt 1 (backoff resets after a connect)", round, refDescribe(evs[1]))
 		}
-		check(round, evs[2].SocketID)
+		check(round, evs[2].SocketID())
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -322,8 +322,8 @@ func TestInteropRefusedOnReconnect(t *testing.T) {
 			refEmit(t, s, "drop-me")
 			evs := refExpectLifecycle(t, s, siostream.KindDisconnected, siostream.KindReconnecting, siostream.KindConnectError)
 			var ce *siostream.ConnectError
-			if !errors.As(evs[2].Err, &ce) || ce.Message != tc.message || ce.Namespace != tc.ns {
-				t.Fatalf("connect error event: %v", evs[2].Err)
+			if !errors.As(evs[2].Err(), &ce) || ce.Message != tc.message || ce.Namespace != tc.ns {
+				t.Fatalf("connect error event: %v", evs[2].Err())
 			}
 			if tc.data != "" && !refJSONEqual(t, ce.Data, tc.data) {
 				t.Fatalf("connect error data %s, want %s", ce.Data, tc.data)
@@ -348,8 +348,8 @@ func TestInteropServerDisconnect(t *testing.T) {
 			refWelcomeOf(t, s)
 			refEmit(t, s, event)
 			ev := refLifecycle(t, s, refWait)
-			if ev.Kind != siostream.KindDisconnected || ev.Reason != siostream.ReasonServerDisconnect ||
-				!errors.Is(ev.Err, siostream.ErrServerDisconnect) {
+			if ev.Kind != siostream.KindDisconnected || ev.Reason() != siostream.ReasonServerDisconnect ||
+				!errors.Is(ev.Err(), siostream.ErrServerDisconnect) {
 				t.Fatalf("after %s: %v %s", event, ev.Kind, refDescribe(ev))
 			}
 			for _, ev := range refDrain(t, s, refWait) {
@@ -377,7 +377,7 @@ func TestInteropReconnectOnServerDisconnect(t *testing.T) {
 		before := s.ID()
 		refEmit(t, s, event)
 		ev := refLifecycle(t, s, refWait)
-		if ev.Kind != siostream.KindDisconnected || ev.Reason != siostream.ReasonServerDisconnect {
+		if ev.Kind != siostream.KindDisconnected || ev.Reason() != siostream.ReasonServerDisconnect {
 			t.Fatalf("after %s: %v %s", event, ev.Kind, refDescribe(ev))
 		}
 		var conn siostream.Event
@@ -388,8 +388,8 @@ func TestInteropReconnectOnServerDisconnect(t *testing.T) {
 			}
 		}
 		w := refWelcomeOf(t, s)
-		if conn.SocketID == before || w.ID != conn.SocketID {
-			t.Fatalf("sid before %q, after %q, welcome %q", before, conn.SocketID, w.ID)
+		if conn.SocketID() == before || w.ID != conn.SocketID() {
+			t.Fatalf("sid before %q, after %q, welcome %q", before, conn.SocketID(), w.ID)
 		}
 		refRoundTrip(t, s, "rejoined")
 		refQuiet(t, s, 100*time.Millisecond)
@@ -423,17 +423,17 @@ func TestInteropDropReconnects(t *testing.T) {
 	first := refWelcomeOf(t, s)
 	refEmit(t, s, "drop-me")
 	evs := refExpectLifecycle(t, s, siostream.KindDisconnected, siostream.KindReconnecting, siostream.KindConnected)
-	if evs[0].Reason != siostream.ReasonTransportClose || evs[0].Err == nil {
+	if evs[0].Reason() != siostream.ReasonTransportClose || evs[0].Err() == nil {
 		t.Fatalf("disconnect: %s", refDescribe(evs[0]))
 	}
-	if evs[1].Attempt != 1 || evs[1].Delay <= 0 || evs[1].Delay > 50*time.Millisecond {
+	if evs[1].Attempt() != 1 || evs[1].Delay() <= 0 || evs[1].Delay() > 50*time.Millisecond {
 		t.Fatalf("reconnecting: %s", refDescribe(evs[1]))
 	}
-	if evs[2].SocketID == "" || evs[2].SocketID == first.ID || evs[2].Recovered {
+	if evs[2].SocketID() == "" || evs[2].SocketID() == first.ID || evs[2].Recovered() {
 		t.Fatalf("connected: %s (first sid %s)", refDescribe(evs[2]), first.ID)
 	}
-	if w := refWelcomeOf(t, s); w.ID != evs[2].SocketID || s.ID() != w.ID {
-		t.Fatalf("welcome id %q, connected %q, ID() %q", w.ID, evs[2].SocketID, s.ID())
+	if w := refWelcomeOf(t, s); w.ID != evs[2].SocketID() || s.ID() != w.ID {
+		t.Fatalf("welcome id %q, connected %q, ID() %q", w.ID, evs[2].SocketID(), s.ID())
 	}
 	refRoundTrip(t, s, "after drop")
 	if st := s.Stats(); st.Reconnects != 1 {
@@ -498,7 +498,7 @@ func TestInteropFastPing(t *testing.T) {
 	})
 
 	t.Run("drop newest keeps answering pings", func(t *testing.T) {
-		s := dial(t, srv.URL, siostream.Options{EventBuffer: 8, SlowConsumer: siostream.DropNewest})
+		s := dial(t, srv.URL, siostream.Options{MaxBufferedBytes: 4 << 10, SlowConsumer: siostream.DropNewest})
 		refEmit(t, s, "flood", 300)
 		time.Sleep(1500 * time.Millisecond)
 		var dropped uint64
@@ -508,7 +508,7 @@ func TestInteropFastPing(t *testing.T) {
 			if ev.Kind == siostream.KindDisconnected || ev.Kind == siostream.KindReconnecting {
 				t.Fatalf("%v %s", ev.Kind, refDescribe(ev))
 			}
-			dropped += ev.Dropped
+			dropped += ev.Dropped()
 			if ev.Name == "flood" {
 				var n int
 				if err := ev.Decode(&n); err != nil || n <= last {
@@ -522,7 +522,7 @@ func TestInteropFastPing(t *testing.T) {
 		}
 		refEmit(t, s, "echo", "after")
 		for ev := refRecv(t, s, refWait); ; ev = refRecv(t, s, refWait) {
-			dropped += ev.Dropped
+			dropped += ev.Dropped()
 			if ev.Name == "echo" {
 				break
 			}

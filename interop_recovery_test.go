@@ -20,14 +20,14 @@ func refDropAndRecover(t *testing.T, s *siostream.Stream, n int) refWelcome {
 	sid := s.ID()
 	refEmit(t, s, "drop-and-emit", n)
 	evs := refExpectLifecycle(t, s, siostream.KindDisconnected, siostream.KindReconnecting)
-	if evs[0].Reason != siostream.ReasonTransportClose {
+	if evs[0].Reason() != siostream.ReasonTransportClose {
 		t.Fatalf("disconnect: %s", refDescribe(evs[0]))
 	}
 	conn := refRecv(t, s, refWait)
 	for conn.Kind == siostream.KindReconnecting || conn.Kind == siostream.KindConnectError {
 		conn = refRecv(t, s, refWait)
 	}
-	if conn.Kind != siostream.KindConnected || !conn.Recovered || conn.SocketID != sid {
+	if conn.Kind != siostream.KindConnected || !conn.Recovered() || conn.SocketID() != sid {
 		t.Fatalf("after the drop: %v %s, want recovered sid %s", conn.Kind, refDescribe(conn), sid)
 	}
 	var missed []int
@@ -38,7 +38,7 @@ func refDropAndRecover(t *testing.T, s *siostream.Stream, n int) refWelcome {
 		switch {
 		case ev.Kind != siostream.KindEvent:
 			t.Fatalf("%v %s after recovery", ev.Kind, refDescribe(ev))
-		case ev.Offset == "":
+		case ev.Offset() == "":
 			t.Fatalf("%s has no offset", refDescribe(ev))
 		case ev.Name == "missed":
 			var i int
@@ -81,24 +81,24 @@ func TestInteropRecovery(t *testing.T) {
 	t.Run("offsets", func(t *testing.T) {
 		s := dial(t, srv.URL, siostream.Options{Namespace: "/realtime"})
 		conn := refRecv(t, s, refWait)
-		if conn.Kind != siostream.KindConnected || conn.Recovered {
+		if conn.Kind != siostream.KindConnected || conn.Recovered() {
 			t.Fatalf("first event: %v %s", conn.Kind, refDescribe(conn))
 		}
 		welcome := refRecv(t, s, refWait)
-		if welcome.Name != "welcome" || welcome.Offset == "" {
-			t.Fatalf("welcome %s offset %q", refDescribe(welcome), welcome.Offset)
+		if welcome.Name != "welcome" || welcome.Offset() == "" {
+			t.Fatalf("welcome %s offset %q", refDescribe(welcome), welcome.Offset())
 		}
 		if vals, err := welcome.Values(); err != nil || len(vals) != 1 {
 			t.Fatalf("welcome args %s: the offset must not be one (%v)", welcome.Args, err)
 		}
 		refEmit(t, s, "echo", "x", "y")
 		echo := nextEvent(t, s, "echo", refWait)
-		if string(echo.Args) != `["x","y"]` || echo.Offset == "" || echo.Offset == welcome.Offset {
-			t.Fatalf("echo args %s offset %q (welcome's %q)", echo.Args, echo.Offset, welcome.Offset)
+		if string(echo.Args) != `["x","y"]` || echo.Offset() == "" || echo.Offset() == welcome.Offset() {
+			t.Fatalf("echo args %s offset %q (welcome's %q)", echo.Args, echo.Offset(), welcome.Offset())
 		}
 		refEmit(t, s, "echo")
-		if empty := nextEvent(t, s, "echo", refWait); string(empty.Args) != `[]` || empty.Offset == "" {
-			t.Fatalf("echo without args: %s offset %q", empty.Args, empty.Offset)
+		if empty := nextEvent(t, s, "echo", refWait); string(empty.Args) != `[]` || empty.Offset() == "" {
+			t.Fatalf("echo without args: %s offset %q", empty.Args, empty.Offset())
 		}
 	})
 
@@ -107,14 +107,14 @@ func TestInteropRecovery(t *testing.T) {
 		refWelcomeOf(t, s)
 		refEmit(t, s, "request-ack", "a", "b")
 		ev := nextEvent(t, s, "need-ack", refWait)
-		if string(ev.Args) != `["a","b"]` || ev.Offset != "" || !ev.WantsAck() {
-			t.Fatalf("need-ack args %s offset %q", ev.Args, ev.Offset)
+		if string(ev.Args) != `["a","b"]` || ev.Offset() != "" || !ev.WantsAck() {
+			t.Fatalf("need-ack args %s offset %q", ev.Args, ev.Offset())
 		}
 		if err := ev.Ack(context.Background(), "r"); err != nil {
 			t.Fatal(err)
 		}
-		if got := nextEvent(t, s, "got-ack", refWait); string(got.Args) != `["r"]` || got.Offset == "" {
-			t.Fatalf("got-ack args %s offset %q", got.Args, got.Offset)
+		if got := nextEvent(t, s, "got-ack", refWait); string(got.Args) != `["r"]` || got.Offset() == "" {
+			t.Fatalf("got-ack args %s offset %q", got.Args, got.Offset())
 		}
 		if reply := refCall(t, s, "ack", "p", "q"); string(reply) != `["p","q"]` {
 			t.Fatalf("ack %s", reply)
@@ -126,8 +126,8 @@ func TestInteropRecovery(t *testing.T) {
 		refEmit(t, s, "binary")
 		ev := nextEvent(t, s, "binary", refWait)
 		vals, err := ev.Values()
-		if err != nil || len(vals) != 2 || ev.Offset == "" || len(ev.Attachments) != 4 {
-			t.Fatalf("binary: %d values, offset %q, %d attachments (%v)", len(vals), ev.Offset, len(ev.Attachments), err)
+		if err != nil || len(vals) != 2 || ev.Offset() == "" || len(ev.Attachments()) != 4 {
+			t.Fatalf("binary: %d values, offset %q, %d attachments (%v)", len(vals), ev.Offset(), len(ev.Attachments()), err)
 		}
 		if !reflect.DeepEqual(vals[1], []byte{7, 8}) {
 			t.Fatalf("second arg %#v", vals[1])
@@ -174,8 +174,8 @@ func TestInteropRecovery(t *testing.T) {
 		if len(auth) != 1 || auth["token"] != token {
 			t.Fatalf("the Auth function's map was changed: %v", auth)
 		}
-		if w.Auth["token"] != token || w.Auth["pid"] == nil || w.Auth["offset"] != last.Offset {
-			t.Fatalf("server saw auth %v; want the token, a pid and offset %q", w.Auth, last.Offset)
+		if w.Auth["token"] != token || w.Auth["pid"] == nil || w.Auth["offset"] != last.Offset() {
+			t.Fatalf("server saw auth %v; want the token, a pid and offset %q", w.Auth, last.Offset())
 		}
 	})
 
@@ -197,7 +197,7 @@ func TestInteropRecovery(t *testing.T) {
 		rootID := streams["/"].ID()
 		refDropAndRecover(t, streams["/admin"], 3)
 		evs := refExpectLifecycle(t, streams["/"], siostream.KindDisconnected, siostream.KindReconnecting, siostream.KindConnected)
-		if !evs[2].Recovered || evs[2].SocketID != rootID {
+		if !evs[2].Recovered() || evs[2].SocketID() != rootID {
 			t.Fatalf("/: %s, want recovered sid %s", refDescribe(evs[2]), rootID)
 		}
 		if w := refWelcomeOf(t, streams["/"]); !w.Recovered || w.ID != rootID {
@@ -213,16 +213,16 @@ func TestInteropRecovery(t *testing.T) {
 		first := refWelcomeOf(t, s)
 		refEmit(t, s, "disconnect-me")
 		ev := refLifecycle(t, s, refWait)
-		if ev.Kind != siostream.KindDisconnected || ev.Reason != siostream.ReasonServerDisconnect {
+		if ev.Kind != siostream.KindDisconnected || ev.Reason() != siostream.ReasonServerDisconnect {
 			t.Fatalf("%v %s", ev.Kind, refDescribe(ev))
 		}
 		for ev.Kind != siostream.KindConnected {
 			ev = refLifecycle(t, s, refWait)
 		}
-		if ev.Recovered || ev.SocketID == first.ID {
+		if ev.Recovered() || ev.SocketID() == first.ID {
 			t.Fatalf("rejoined: %s (first sid %s)", refDescribe(ev), first.ID)
 		}
-		if w := refWelcomeOf(t, s); w.Recovered || w.ID != ev.SocketID {
+		if w := refWelcomeOf(t, s); w.Recovered || w.ID != ev.SocketID() {
 			t.Fatalf("welcome %+v", w)
 		}
 		// The new session recovers in turn.
@@ -235,12 +235,12 @@ func TestInteropNoRecovery(t *testing.T) {
 	s := dial(t, srv.URL, siostream.Options{})
 	first := refWelcomeOf(t, s)
 	refEmit(t, s, "echo", "x")
-	if ev := nextEvent(t, s, "echo", refWait); ev.Offset != "" || string(ev.Args) != `["x"]` {
-		t.Fatalf("echo args %s offset %q", ev.Args, ev.Offset)
+	if ev := nextEvent(t, s, "echo", refWait); ev.Offset() != "" || string(ev.Args) != `["x"]` {
+		t.Fatalf("echo args %s offset %q", ev.Args, ev.Offset())
 	}
 	refEmit(t, s, "drop-and-emit", 3)
 	evs := refExpectLifecycle(t, s, siostream.KindDisconnected, siostream.KindReconnecting, siostream.KindConnected)
-	if evs[2].Recovered || evs[2].SocketID == first.ID {
+	if evs[2].Recovered() || evs[2].SocketID() == first.ID {
 		t.Fatalf("connected: %s", refDescribe(evs[2]))
 	}
 	if w := refWelcomeOf(t, s); w.Recovered || w.Auth["pid"] != nil {
@@ -253,12 +253,11 @@ func TestInteropNoRecovery(t *testing.T) {
 }
 
 // TestInteropRecoveryLargeReplay: a reconnect that comes after the server
-// stored more missed events than the stream holds before the CONNECT reply
-// (4 x EventBuffer) must still deliver every one of them, once, in order.
+// stored many more missed events than the Events channel holds must still
+// deliver every one of them, once, in order, after KindConnected.
 func TestInteropRecoveryLargeReplay(t *testing.T) {
 	srv := refserver.Shared(t, refserver.Recovery)
 	s := dial(t, srv.URL, siostream.Options{
-		EventBuffer:         16,
 		ReconnectDelay:      300 * time.Millisecond,
 		ReconnectDelayMax:   300 * time.Millisecond,
 		RandomizationFactor: -1,

@@ -106,7 +106,7 @@ func TestInteropAckConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for i := range 50 {
 				reply, err := s.EmitWithAck(ctx, "ack", g, i, "pad")
-				if want := fmt.Sprintf(`[%d,%d,"pad"]`, g, i); err != nil || string(reply) != want {
+				if want := fmt.Sprintf(`[%d,%d,"pad"]`, g, i); err != nil || string(reply.Args) != want {
 					t.Errorf("ack %d/%d = %s, %v; want %s", g, i, reply, err, want)
 					return
 				}
@@ -135,7 +135,7 @@ func TestInteropAckTimeouts(t *testing.T) {
 		defer cancel()
 		start := time.Now()
 		reply, err := s.EmitWithAck(ctx, "ack-delay", 100)
-		if err != nil || string(reply) != `["late"]` {
+		if err != nil || string(reply.Args) != `["late"]` {
 			t.Fatalf("EmitWithAck: %s, %v", reply, err)
 		}
 		if took := time.Since(start); took < 100*time.Millisecond {
@@ -203,8 +203,8 @@ func TestInteropServerAckRequest(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := []any{"r", []byte{1, 2, 3}, map[string]any{"b": []byte{4}}}
-		if !reflect.DeepEqual(vals, want) || len(got.Attachments) != 2 {
-			t.Fatalf("got-ack values %#v, %d attachments", vals, len(got.Attachments))
+		if !reflect.DeepEqual(vals, want) || len(got.Attachments()) != 2 {
+			t.Fatalf("got-ack values %#v, %d attachments", vals, len(got.Attachments()))
 		}
 	})
 
@@ -288,8 +288,8 @@ func TestInteropBinary(t *testing.T) {
 			!bytes.Equal(l2.Deep, []byte{6}) || !bytes.Equal(second, []byte{7, 8}) {
 			t.Fatalf("decoded a=%v list=%v,%q,%v second=%v", first.A, l0, l1, l2.Deep, second)
 		}
-		if want := [][]byte{{1, 2, 3}, {4, 5}, {6}, {7, 8}}; !reflect.DeepEqual(ev.Attachments, want) {
-			t.Fatalf("attachments %v", ev.Attachments)
+		if want := [][]byte{{1, 2, 3}, {4, 5}, {6}, {7, 8}}; !reflect.DeepEqual(ev.Attachments(), want) {
+			t.Fatalf("attachments %v", ev.Attachments())
 		}
 		vals, err := ev.Values()
 		if err != nil {
@@ -330,8 +330,8 @@ func TestInteropBinary(t *testing.T) {
 			"l1":   map[string]any{"l2": []byte{0, 1, 2, 255}, "s": "text"},
 			"list": []any{[]byte{}, []byte("x")},
 		}}
-		if !refSame(vals, want) || len(ev.Attachments) != 4 {
-			t.Fatalf("echo values %#v, %d attachments", vals, len(ev.Attachments))
+		if !refSame(vals, want) || len(ev.Attachments()) != 4 {
+			t.Fatalf("echo values %#v, %d attachments", vals, len(ev.Attachments()))
 		}
 		var top []byte
 		var obj struct {

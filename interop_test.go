@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/siostream/siostream"
+	"github.com/siostream/siostream/frames"
 	"github.com/siostream/siostream/internal/refserver"
 )
 
@@ -110,13 +111,13 @@ func refDescribe(ev siostream.Event) string {
 	case siostream.KindEvent:
 		return fmt.Sprintf("%s %s", ev.Name, truncated(ev.Args))
 	case siostream.KindConnected:
-		return fmt.Sprintf("sid %s recovered %v", ev.SocketID, ev.Recovered)
+		return fmt.Sprintf("sid %s recovered %v", ev.SocketID(), ev.Recovered())
 	case siostream.KindDisconnected:
-		return fmt.Sprintf("reason %q err %v", ev.Reason, ev.Err)
+		return fmt.Sprintf("reason %q err %v", ev.Reason(), ev.Err())
 	case siostream.KindReconnecting:
-		return fmt.Sprintf("attempt %d delay %v", ev.Attempt, ev.Delay)
+		return fmt.Sprintf("attempt %d delay %v", ev.Attempt(), ev.Delay())
 	}
-	return fmt.Sprintf("err %v", ev.Err)
+	return fmt.Sprintf("err %v", ev.Err())
 }
 
 // refDrain reads until the Events channel is closed and returns what it
@@ -203,7 +204,21 @@ func refCall(t testing.TB, s *siostream.Stream, event string, args ...any) json.
 	if err != nil {
 		t.Fatalf("%s: %v", event, err)
 	}
-	return reply
+	return resolved(t, reply)
+}
+
+// resolved returns a reply's args with binary attachments as base64
+// strings, as the reference server's own tests write them.
+func resolved(t testing.TB, r siostream.Reply) json.RawMessage {
+	t.Helper()
+	if r.Attachments() == nil {
+		return r.Args
+	}
+	out, err := frames.ResolveBinary(nil, r.Args, r.Attachments())
+	if err != nil {
+		t.Fatalf("resolve reply %s: %v", r.Args, err)
+	}
+	return out
 }
 
 // refEmit is Emit bounded by refWait; it fails the test on error.
@@ -422,7 +437,7 @@ func TestInteropCloseSendsDisconnect(t *testing.T) {
 		}
 		evs := refDrain(t, admin, refWait)
 		last := evs[len(evs)-1]
-		if last.Kind != siostream.KindDisconnected || last.Reason != siostream.ReasonClientDisconnect {
+		if last.Kind != siostream.KindDisconnected || last.Reason() != siostream.ReasonClientDisconnect {
 			t.Fatalf("last event of the closed stream: %v %s", last.Kind, refDescribe(last))
 		}
 		if !errors.Is(admin.Err(), siostream.ErrClosed) {

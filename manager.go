@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/siostream/siostream/frames"
+	"github.com/siostream/siostream/internal/engine"
 )
 
 // Manager is one Engine.IO connection shared by the Streams of several
@@ -18,26 +20,73 @@ import (
 // single stream, which is what most programs need.
 //
 // All methods are safe for concurrent use.
+//
+// # Goroutines
+//
+// While it has streams, a Manager runs one goroutine, the reader: it reads
+// the connection, hands each packet to its stream, and, when the
+// connection is lost, backs off and reconnects. The connection's writer
+// runs only while something waits to be written, and a stream's pump only
+// while events wait behind its full Events channel. Closing the last
+// stream stops the reader and waits for it.
 type Manager struct {
-	opts     Options // connection-level fields only
+	opts     Options // connection fields, with defaults
 	endpoint *url.URL
+	limits   frames.Limits
+	ctx      context.Context // cancelled by Close: ends every dial and wait
+	cancel   context.CancelFunc
 
-	mu      sync.Mutex
-	conn    *wireConn
-	streams map[string]*Stream
-	routes  atomic.Pointer[map[string]*Stream] // copy of streams for the reader
-	run     *runState                          // nil when no goroutine runs
-	closed  bool
-
-	left       map[string]time.Time // namespaces left on the live connection
-	dialMu     sync.Mutex           // one engine connect at a time from Dial
+	routes     atomic.Pointer[map[string]*Stream] // copy of streams for the reader
 	reconnects atomic.Uint64
-	emitted    atomic.Uint64
-	failures   atomic.Int64 // reconnect attempts since a namespace last joined
+
+	// mu guards the fields below. Lock order: mu, then Stream.mu.
+	mu         sync.Mutex
+	state      managerState
+	link       *link // the live connection, in managerConnected
+	gen        uint64
+	streams    map[string]*Stream
+	run        *runState     // the reader goroutine; nil when none runs
+	connecting chan struct{} // closed when the first dial of a connection ends
+	dialErr    error         // why it failed
+	left       map[string]time.Time
+
+	failures int // reader goroutine only: failed attempts since a namespace joined
 }
 
-// runState is one generation of the manager goroutine: it ends when stop
-// is closed (no streams left) or the connection ends for good.
+// managerState is where a Manager is in its life; setState is the only
+// place it changes:
+//
+//	idle ──Dial──▶ connecting ──open──▶ connected ──lost──▶ reconnecting
+//	  ▲               │                    │  ▲                │
+//	  └──dial failed──┘                    │  └────reconnected─┘
+//	  └──last stream closed, reconnection off or exhausted─────┘
+//	any state ──Close──▶ closed
+type managerState uint8
+
+const (
+	managerIdle         managerState = iota // no connection, no goroutine
+	managerConnecting                       // a Dial call dials the connection
+	managerConnected                        // the reader goroutine reads the live connection
+	managerReconnecting                     // the reader goroutine backs off and dials again
+	managerClosed                           // Close was called
+)
+
+func (s managerState) String() string {
+	return [...]string{"idle", "connecting", "connected", "reconnecting", "closed"}[s]
+}
+
+// setState is the only place the Manager's state changes. Called with mu
+// held.
+func (m *Manager) setState(to managerState) {
+	if m.state == to || m.state == managerClosed {
+		return
+	}
+	m.opts.Logger.Debug("siostream: connection state", "from", m.state.String(), "to", to.String())
+	m.state = to
+}
+
+// runState is one generation of the reader goroutine: it ends when stop
+// is closed (no stream left, or Close) or the connection ends for good.
 type runState struct {
 	stop   chan struct{}
 	done   chan struct{}
@@ -46,9 +95,9 @@ type runState struct {
 	cancel context.CancelFunc
 }
 
-func newRunState() *runState {
+func newRunState(parent context.Context) *runState {
 	r := &runState{stop: make(chan struct{}), done: make(chan struct{})}
-	r.ctx, r.cancel = context.WithCancel(context.Background())
+	r.ctx, r.cancel = context.WithCancel(parent)
 	return r
 }
 
@@ -59,61 +108,201 @@ func (r *runState) halt() {
 	})
 }
 
+func (r *runState) stopped() bool {
+	select {
+	case <-r.stop:
+		return true
+	default:
+		return false
+	}
+}
+
 // NewManager prepares a connection to the Socket.IO server at rawURL (http,
 // https, ws or wss; the query is kept). Nothing is dialled until the first
-// Dial. The connection-level fields of opts apply (Path, Header, TLSConfig,
-// NetDial, ConnectTimeout, the reconnect fields, ReadLimit, MaxAttachments,
-// Compression, Logger); the namespace-level ones are given to each Dial.
+// Dial. It takes the connection fields of opts and fails with ErrOptions
+// for a namespace field, which belongs to Manager.Dial.
 func NewManager(rawURL string, opts Options) (*Manager, error) {
+	if err := opts.checkConn(); err != nil {
+		return nil, err
+	}
 	o := opts.withDefaults()
 	ep, err := endpointURL(rawURL, o.Path)
 	if err != nil {
 		return nil, err
 	}
-	m := &Manager{opts: o, endpoint: ep, streams: map[string]*Stream{}}
+	m := &Manager{opts: o, endpoint: ep, limits: frames.Limits{MaxAttachments: o.MaxAttachments}, streams: map[string]*Stream{}}
+	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.routes.Store(&map[string]*Stream{})
 	return m, nil
 }
 
 // Dial joins the namespace opts.Namespace over the manager's connection,
 // dialling it first if needed, and returns once the server has accepted
-// the CONNECT (or with its refusal as a *ConnectError). The namespace-level
-// fields of opts apply (Namespace, Auth, EventBuffer, MaxBufferedBytes,
-// SlowConsumer, EmitBufferCount, EmitBufferBytes, MaxPendingAcks, Retries,
-// AckTimeout). A namespace can be joined once at a time.
+// the CONNECT (or with its refusal as a *ConnectError). It takes the
+// namespace fields of opts and fails with ErrOptions for a connection
+// field, which belongs to NewManager. A namespace can be joined once at a
+// time.
 func (m *Manager) Dial(ctx context.Context, opts Options) (*Stream, error) {
-	st := newStream(m, opts.withDefaults())
-	defer st.dialing.Store(false)
-	c, running, err := m.register(st)
-	if err == nil {
-		err = m.join(ctx, st, c, running)
+	if err := opts.checkStream(); err != nil {
+		return nil, err
 	}
-	if err != nil {
-		m.release(st, nil)
+	st := newStream(m, opts.withDefaults())
+	if err := m.join(ctx, st); err != nil {
+		st.abandon(err)
+		if m.ctx.Err() != nil {
+			err = ErrClosed
+		}
 		return nil, err
 	}
 	return st, nil
 }
 
-// register adds st and returns, atomically with it, the live connection
-// and whether a manager goroutine runs: a reconnect in progress sends
-// CONNECT for every stream registered before it took its list.
-func (m *Manager) register(st *Stream) (*wireConn, bool, error) {
+// join registers st, sends its CONNECT (dialling first when no
+// connection is there) and waits for the answer.
+func (m *Manager) join(ctx context.Context, st *Stream) error {
+	ctx, cancel := context.WithTimeout(ctx, m.opts.ConnectTimeout)
+	defer cancel()
+	defer context.AfterFunc(m.ctx, cancel)()
+	l, first, wait, err := m.register(st)
+	switch {
+	case err != nil:
+		return err
+	case first:
+		l, err = m.connectFirst(ctx)
+	case wait != nil:
+		select {
+		case <-wait:
+			l, err = m.afterConnecting()
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if l != nil { // else a reconnect in progress sends the CONNECT
+		if err := m.waitLeft(ctx, st.ns); err != nil {
+			return err
+		}
+		if err := st.sendConnect(ctx, l); err != nil {
+			return err
+		}
+	}
+	select {
+	case err := <-st.joined:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// register adds st and says how it gets its connection: the live one, a
+// first dial of its own (first), or the end of another Dial's (wait).
+func (m *Manager) register(st *Stream) (l *link, first bool, wait chan struct{}, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.closed {
-		return nil, false, ErrClosed
+	if m.state == managerClosed {
+		return nil, false, nil, ErrClosed
 	}
 	if _, dup := m.streams[st.ns]; dup {
-		return nil, false, fmt.Errorf("siostream: namespace %s already joined on this manager", st.ns)
+		return nil, false, nil, fmt.Errorf("siostream: namespace %s already joined on this manager", st.ns)
 	}
 	m.streams[st.ns] = st
 	m.publishRoutes()
-	return m.conn, m.run != nil && !stopped(m.run), nil
+	switch m.state {
+	case managerIdle:
+		m.connecting = make(chan struct{})
+		m.setState(managerConnecting)
+		first = true
+	case managerConnecting:
+		wait = m.connecting
+	case managerConnected:
+		l = m.link
+	}
+	return l, first, wait, nil
+}
+
+// connectFirst dials the connection and starts the reader goroutine.
+func (m *Manager) connectFirst(ctx context.Context) (*link, error) {
+	conn, err := m.dialEngine(ctx)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	defer close(m.connecting)
+	if err == nil && (m.state == managerClosed || len(m.streams) == 0) {
+		conn.Discard()
+		err = ErrClosed
+	}
+	if err != nil {
+		m.dialErr = err
+		m.setState(managerIdle)
+		return nil, err
+	}
+	l := m.newLink(conn)
+	m.setState(managerConnected)
+	r := newRunState(m.ctx)
+	m.run = r
+	go m.read(r, l)
+	return l, nil
+}
+
+// afterConnecting returns the connection another Dial dialled, nil when
+// a reconnect will send the CONNECT, or why there is none.
+func (m *Manager) afterConnecting() (*link, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	switch m.state {
+	case managerConnected:
+		return m.link, nil
+	case managerReconnecting:
+		return nil, nil
+	case managerClosed:
+		return nil, ErrClosed
+	}
+	return nil, m.dialErr
+}
+
+func (m *Manager) newLink(conn *engine.Conn) *link {
+	m.gen++
+	l := &link{m: m, conn: conn, gen: m.gen}
+	m.link = l
+	return l
+}
+
+// dialEngine dials an Engine.IO connection; ctx bounds it.
+func (m *Manager) dialEngine(ctx context.Context) (*engine.Conn, error) {
+	cfg := engine.Config{
+		URL:          m.endpoint,
+		TLSConfig:    m.opts.TLSConfig,
+		NetDial:      m.opts.NetDial,
+		Compression:  m.opts.Compression,
+		ReadLimit:    m.opts.ReadLimit,
+		WriteTimeout: m.opts.WriteTimeout,
+	}
+	if m.opts.Header != nil {
+		h, err := m.opts.Header(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("siostream: header function: %w", err)
+		}
+		cfg.Header = h
+	}
+	conn, err := engine.Dial(ctx, &cfg)
+	if err != nil {
+		return nil, dialError(err)
+	}
+	return conn, nil
+}
+
+// dialError turns the engine's dial error into the public one.
+func dialError(err error) error {
+	var pe *engine.ProtocolError
+	if errors.As(err, &pe) {
+		return &ProtocolError{Layer: pe.Layer, Err: pe.Err}
+	}
+	return fmt.Errorf("siostream: %w", err)
 }
 
 // publishRoutes gives the reader a fresh copy of the streams. Called with
-// m.mu held.
+// mu held.
 func (m *Manager) publishRoutes() {
 	r := make(map[string]*Stream, len(m.streams))
 	for k, v := range m.streams {
@@ -129,33 +318,25 @@ func (m *Manager) route(ns []byte) *Stream {
 	return (*m.routes.Load())[string(ns)]
 }
 
-// join sends CONNECT (dialling first when no connection runs) and waits
-// for the answer.
-func (m *Manager) join(ctx context.Context, st *Stream, c *wireConn, running bool) error {
-	ctx, cancel := context.WithTimeout(ctx, m.opts.ConnectTimeout)
-	defer cancel()
-	var err error
-	if c == nil && !running {
-		c, err = m.ensureConn(ctx)
+func (m *Manager) snapshot() []*Stream {
+	routes := *m.routes.Load()
+	list := make([]*Stream, 0, len(routes))
+	for _, st := range routes {
+		list = append(list, st)
 	}
-	if err != nil {
-		return err
-	}
-	if c != nil {
-		if err := m.waitLeft(ctx, st.ns); err != nil {
-			return err
-		}
-		if err := st.sendConnect(ctx, c); err != nil {
-			return err
-		}
-	}
-	select {
-	case err := <-st.joined:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return list
 }
+
+// current returns the live connection, or nil.
+func (m *Manager) current() *link {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.link
+}
+
+// joined notes that a namespace joined: the backoff starts over. Reader
+// goroutine only.
+func (m *Manager) joined() { m.failures = 0 }
 
 // leaveGrace separates a DISCONNECT from a new CONNECT of the same
 // namespace: the reference server handles a DISCONNECT a tick after it
@@ -163,14 +344,13 @@ func (m *Manager) join(ctx context.Context, st *Stream, c *wireConn, running boo
 // before ("invalid state").
 const leaveGrace = 50 * time.Millisecond
 
-// noteLeft records that ns was left on the live connection.
+// noteLeft records that ns was left on the live connection. Called with
+// mu held.
 func (m *Manager) noteLeft(ns string) {
-	m.mu.Lock()
 	if m.left == nil {
 		m.left = map[string]time.Time{}
 	}
 	m.left[ns] = time.Now()
-	m.mu.Unlock()
 }
 
 // waitLeft waits out leaveGrace after ns was left.
@@ -191,229 +371,183 @@ func (m *Manager) waitLeft(ctx context.Context, ns string) error {
 	return nil
 }
 
-// ensureConn returns the live connection, or dials one and starts the
-// manager goroutine. It returns nil when a reconnect in progress will send
-// the stream's CONNECT.
-func (m *Manager) ensureConn(ctx context.Context) (*wireConn, error) {
-	m.dialMu.Lock()
-	defer m.dialMu.Unlock()
+// leave forgets st, which has ended; joined is the link it was joined on,
+// if any. When no stream is left it stops the reader goroutine, closes
+// the connection politely (a DISCONNECT for st when it was joined on it,
+// then a WebSocket close) and, with wait, waits for the goroutine. Else it
+// sends the DISCONNECT alone.
+func (m *Manager) leave(st *Stream, joined *link, wait bool) {
 	m.mu.Lock()
-	c, r := m.conn, m.run
-	m.mu.Unlock()
-	if r != nil && stopped(r) {
-		<-r.done // the last goroutine is on its way out
-	} else if r != nil {
-		return c, nil
-	}
-	c, err := m.connectEngine(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return m.start(c)
-}
-
-func (m *Manager) start(c *wireConn) (*wireConn, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		c.close(ErrClosed)
-		return nil, ErrClosed
-	}
-	r := newRunState()
-	m.run, m.conn = r, c
-	go m.loop(r, c)
-	return c, nil
-}
-
-// release forgets st. When no stream is left it stops the manager
-// goroutine, closes the connection politely (final, then a WebSocket
-// close) and waits for the goroutine; it then reports true. Never call it
-// from the manager goroutine: use forget there.
-func (m *Manager) release(st *Stream, final []byte) bool {
-	r, c, last := m.drop(st)
-	if !last || r == nil {
-		return false
-	}
-	r.halt()
-	if c != nil {
-		c.leave(final)
-	}
-	<-r.done
-	return true
-}
-
-// forget is release for the manager goroutine: it does not wait.
-func (m *Manager) forget(st *Stream) {
-	r, c, last := m.drop(st)
-	if last && r != nil {
-		r.halt()
-		if c != nil {
-			c.leave(nil)
-		}
-	}
-}
-
-func (m *Manager) drop(st *Stream) (*runState, *wireConn, bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.streams[st.ns] == st {
 		delete(m.streams, st.ns)
 		m.publishRoutes()
 	}
-	return m.run, m.conn, len(m.streams) == 0
+	r, l := m.run, m.link
+	last := len(m.streams) == 0 && r != nil
+	if last {
+		m.run, m.link = nil, nil
+		m.setState(managerIdle)
+		r.halt()
+	} else if joined != nil && joined == l {
+		m.noteLeft(st.ns)
+	}
+	m.mu.Unlock()
+	var final *engine.Frame
+	if joined != nil && joined == l {
+		final = disconnectFrame(st.ns)
+	}
+	switch {
+	case last && l != nil:
+		l.conn.Leave(final, time.Second)
+	case last:
+	case final != nil && l.conn.Send(final) != nil:
+		final.Release()
+	}
+	if last && wait {
+		<-r.done
+	}
 }
 
-// Close closes every stream of the manager and its connection.
+// forget is leave for the reader goroutine: it does not wait for itself.
+func (m *Manager) forget(st *Stream) { m.leave(st, nil, false) }
+
+// Close closes every stream of the manager and its connection, and waits
+// for its goroutines. Later Dials fail with ErrClosed.
 func (m *Manager) Close() error {
 	m.mu.Lock()
-	m.closed = true
+	if m.state == managerClosed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.setState(managerClosed)
+	m.cancel()
 	list := make([]*Stream, 0, len(m.streams))
 	for _, st := range m.streams {
 		list = append(list, st)
 	}
+	r := m.run
 	m.mu.Unlock()
 	for _, st := range list {
 		st.Close()
 	}
+	if r != nil {
+		r.halt()
+		<-r.done
+	}
 	return nil
 }
 
-// loop is the manager goroutine: it reads the connection and, when it is
+// read is the reader goroutine: it reads the connection and, when it is
 // lost, reconnects with backoff, until no stream is left.
-func (m *Manager) loop(r *runState, c *wireConn) {
+func (m *Manager) read(r *runState, l *link) {
 	defer m.exit(r)
-	for c != nil {
-		reason, cause := m.serve(c)
-		m.lost(r, c, reason, cause)
-		c = m.reconnect(r, cause)
+	for l != nil {
+		err := l.conn.Serve(l)
+		m.lost(r, l, err)
+		l = m.reconnect(r)
 	}
 }
 
 func (m *Manager) exit(r *runState) {
 	m.mu.Lock()
 	if m.run == r {
-		m.run, m.conn = nil, nil
+		m.run, m.link = nil, nil
+		m.setState(managerIdle)
 	}
 	m.mu.Unlock()
 	close(r.done)
 }
 
-// lost ends connection c for every stream.
-func (m *Manager) lost(r *runState, c *wireConn, reason Reason, cause error) {
-	if stopped(r) {
+// lost ends connection l for every stream.
+func (m *Manager) lost(r *runState, l *link, err error) {
+	reason, cause := endOf(err)
+	if r.stopped() {
 		reason, cause = ReasonClientDisconnect, ErrClosed
 	}
-	c.nc.Close()
-	if c.joinT != nil {
-		c.joinT.Stop()
+	if l.joinTimer != nil {
+		l.joinTimer.Stop()
 	}
-	rest := c.w.stop(cause)
+	rest := l.conn.Unsent()
 	m.mu.Lock()
-	if m.conn == c {
-		m.conn = nil
+	if m.link == l {
+		m.link = nil
+	}
+	if m.run == r && !r.stopped() {
+		m.setState(managerReconnecting)
 	}
 	m.mu.Unlock()
 	m.opts.Logger.Info("siostream: connection lost", "reason", string(reason), "err", cause)
-	live := m.snapshot()
-	for _, st := range live {
-		st.detach(c, reason, cause, takeFrames(rest, st))
-	}
+	owners := map[*Stream][]*engine.Frame{}
 	for _, f := range rest {
-		if f.owner == nil || !slices.Contains(live, f.owner) { // never resent
-			finishFrame(f, ErrDisconnected)
+		st := f.Owner.(*Stream)
+		owners[st] = append(owners[st], f)
+	}
+	for _, st := range m.snapshot() {
+		st.connectionLost(l, reason, cause, owners[st])
+		delete(owners, st)
+	}
+	for st, fs := range owners { // streams that ended meanwhile
+		st.connectionLost(l, reason, cause, fs)
+	}
+	if m.opts.NoReconnect && !r.stopped() {
+		for _, st := range m.snapshot() {
+			st.endSelf(nil, cause)
 		}
 	}
 }
 
-func stopped(r *runState) bool {
-	select {
-	case <-r.stop:
-		return true
-	default:
-		return false
-	}
-}
-
-func (m *Manager) snapshot() []*Stream {
-	routes := *m.routes.Load()
-	list := make([]*Stream, 0, len(routes))
-	for _, st := range routes {
-		list = append(list, st)
-	}
-	return list
-}
-
-// takeFrames returns the unwritten frames that belong to st, in order.
-func takeFrames(rest []*outFrame, st *Stream) []*outFrame {
-	var mine []*outFrame
-	for _, f := range rest {
-		if f.owner == st {
-			mine = append(mine, f)
-		}
-	}
-	return mine
-}
-
-// reconnect returns the next connection, or nil when the manager stops:
-// no stream left, reconnection off, or attempts exhausted.
-func (m *Manager) reconnect(r *runState, cause error) *wireConn {
-	if stopped(r) || len(m.snapshot()) == 0 {
-		return nil
-	}
-	if m.opts.NoReconnect {
-		m.endAll(r, cause)
-		return nil
-	}
-	for {
-		n := int(m.failures.Add(1))
-		c, err := m.attempt(r, n)
-		if c != nil || stopped(r) {
-			return c
+// reconnect returns the next connection, or nil when the reader stops: no
+// stream left, reconnection off, attempts exhausted, or Close.
+func (m *Manager) reconnect(r *runState) *link {
+	for !r.stopped() && len(m.snapshot()) > 0 {
+		m.failures++
+		n := m.failures
+		l, err := m.attempt(r, n)
+		if l != nil || r.stopped() {
+			return l
 		}
 		for _, st := range m.snapshot() {
-			st.lifecycle(Event{Kind: KindConnectError, Namespace: st.ns, Err: err, Attempt: n}, nil)
+			st.attemptEvent(*lifecycleEvent(KindConnectError, eventMore{err: err, attempt: n}))
 		}
 		if max := m.opts.MaxReconnectAttempts; max > 0 && n >= max {
-			m.endAll(r, errors.Join(ErrReconnectFailed, err))
+			for _, st := range m.snapshot() {
+				st.endSelf(nil, errors.Join(ErrReconnectFailed, err))
+			}
 			return nil
 		}
 	}
+	return nil
 }
 
-// attempt waits the backoff delay, then connects the engine and sends
-// CONNECT for every stream.
-func (m *Manager) attempt(r *runState, n int) (*wireConn, error) {
+// attempt waits the backoff delay, then connects and sends CONNECT for
+// every stream.
+func (m *Manager) attempt(r *runState, n int) (*link, error) {
 	d := backoffDelay(&m.opts, n)
 	m.opts.Logger.Info("siostream: reconnecting", "attempt", n, "delay", d)
 	for _, st := range m.snapshot() {
-		st.lifecycle(Event{Kind: KindReconnecting, Namespace: st.ns, Attempt: n, Delay: d}, nil)
+		st.attemptEvent(*lifecycleEvent(KindReconnecting, eventMore{attempt: n, delay: d}))
 	}
 	t := time.NewTimer(d)
-	defer t.Stop()
 	select {
 	case <-t.C:
 	case <-r.stop:
+		t.Stop()
 		return nil, ErrClosed
 	}
 	ctx, cancel := context.WithTimeout(r.ctx, m.opts.ConnectTimeout)
 	defer cancel()
-	return m.reattach(ctx, r)
-}
-
-// reattach connects the engine, makes it the manager's connection and
-// sends CONNECT for every stream; the reader delivers the answers.
-func (m *Manager) reattach(ctx context.Context, r *runState) (*wireConn, error) {
-	c, err := m.connectEngine(ctx)
+	conn, err := m.dialEngine(ctx)
 	if err != nil {
 		return nil, err
 	}
 	m.mu.Lock()
-	if stopped(r) {
+	if m.run != r || r.stopped() {
 		m.mu.Unlock()
-		c.close(ErrClosed)
+		conn.Discard()
 		return nil, ErrClosed
 	}
-	m.conn = c
+	l := m.newLink(conn)
+	m.setState(managerConnected)
 	list := make([]*Stream, 0, len(m.streams))
 	for _, st := range m.streams {
 		list = append(list, st)
@@ -421,31 +555,41 @@ func (m *Manager) reattach(ctx context.Context, r *runState) (*wireConn, error) 
 	m.mu.Unlock()
 	m.reconnects.Add(1)
 	for _, st := range list {
-		if err := st.sendConnect(ctx, c); err != nil {
-			st.lifecycle(Event{Kind: KindConnectError, Namespace: st.ns, Err: err}, nil)
-			st.retryJoin()
+		if err := st.sendConnect(ctx, l); err != nil && !errors.Is(err, ErrClosed) {
+			st.attemptEvent(*lifecycleEvent(KindConnectError, eventMore{err: err, attempt: n}))
 		}
 	}
-	c.joinT = time.AfterFunc(m.opts.ConnectTimeout, func() { m.checkJoined(c, list) })
-	return c, nil
+	l.joinTimer = time.AfterFunc(m.opts.ConnectTimeout, func() { l.checkJoined(list) })
+	return l, nil
 }
 
-// checkJoined drops connection c when a stream whose CONNECT it carried
-// got no answer: the reconnect then starts over with backoff.
-func (m *Manager) checkJoined(c *wireConn, list []*Stream) {
+// checkJoined drops l when a stream whose CONNECT it carried got no
+// answer: the reconnect then starts over with backoff.
+func (l *link) checkJoined(list []*Stream) {
 	for _, st := range list {
-		if st.waitingOn(c) {
-			c.abort(ErrJoinTimeout)
+		if st.joinLink.Load() == l && st.active.Load() != l {
+			l.conn.Abort(ErrJoinTimeout)
 			return
 		}
 	}
 }
 
-// endAll ends every stream with err and stops the manager goroutine.
-func (m *Manager) endAll(r *runState, err error) {
-	for _, st := range m.snapshot() {
-		m.forget(st)
-		st.finish(nil, err)
+// attemptEvent delivers a reconnect attempt's event to a stream waiting
+// to rejoin.
+func (st *Stream) attemptEvent(ev Event) {
+	st.mu.Lock()
+	if st.state == streamReconnecting {
+		st.d.lifecycle(ev)
 	}
-	r.halt()
+	st.mu.Unlock()
+}
+
+// abandon ends a stream whose Dial failed: no event, the channel closes.
+func (st *Stream) abandon(err error) {
+	st.mu.Lock()
+	if st.state != streamClosed {
+		st.transition(streamClosed, nil, err, true)
+	}
+	st.mu.Unlock()
+	st.m.leave(st, st.active.Load(), true)
 }

@@ -23,7 +23,7 @@ func TestEmitWithAckConcurrent(t *testing.T) {
 		wg.Go(func() {
 			for i := range 50 {
 				reply, err := s.EmitWithAck(context.Background(), "sum", g, i)
-				if want := fmt.Sprintf("[%d,%d]", g, i); err != nil || string(reply) != want {
+				if want := fmt.Sprintf("[%d,%d]", g, i); err != nil || string(reply.Args) != want {
 					t.Errorf("ack %d/%d = %s, %v; want %s", g, i, reply, err, want)
 					return
 				}
@@ -157,7 +157,7 @@ func TestAtLeastOnceTimeoutRetries(t *testing.T) {
 	}})
 	s := dial(t, srv.URL(), siostream.Options{Retries: 2, AckTimeout: 50 * time.Millisecond})
 	reply, err := s.EmitWithAck(context.Background(), "x")
-	if err != nil || string(reply) != `["third"]` {
+	if err != nil || string(reply.Args) != `["third"]` {
 		t.Fatalf("reply %s, %v", reply, err)
 	}
 	mu.Lock()
@@ -202,8 +202,8 @@ func TestBinaryBothWays(t *testing.T) {
 	if b, ok := inner.([]byte); !ok || !bytes.Equal(b, []byte{4, 5}) {
 		t.Fatalf("Values deep = %#v", inner)
 	}
-	if len(ev.Attachments) != 3 {
-		t.Fatalf("%d attachments", len(ev.Attachments))
+	if len(ev.Attachments()) != 3 {
+		t.Fatalf("%d attachments", len(ev.Attachments()))
 	}
 }
 
@@ -214,14 +214,14 @@ func TestBinaryAttachmentLimits(t *testing.T) {
 	c.WaitConnect(context.Background(), "/")
 	c.WriteText(`453-["b",{"_placeholder":true,"num":0}]`)
 	ev := next(t, s, siostream.KindDisconnected, 2*time.Second)
-	if !errors.Is(ev.Err, frames.ErrTooManyAttachments) {
-		t.Fatalf("too many attachments: %v", ev.Err)
+	if !errors.Is(ev.Err(), frames.ErrTooManyAttachments) {
+		t.Fatalf("too many attachments: %v", ev.Err())
 	}
 	c = accept(t, srv)
 	c.WaitConnect(context.Background(), "/")
 	c.WriteBinary([]byte{1})
-	if ev := next(t, s, siostream.KindDisconnected, 2*time.Second); ev.Reason != siostream.ReasonParseError {
-		t.Fatalf("unexpected binary frame: %v %v", ev.Reason, ev.Err)
+	if ev := next(t, s, siostream.KindDisconnected, 2*time.Second); ev.Reason() != siostream.ReasonParseError {
+		t.Fatalf("unexpected binary frame: %v %v", ev.Reason(), ev.Err())
 	}
 }
 
@@ -291,8 +291,8 @@ func TestRecoveryDeliversMissedEventsOnce(t *testing.T) {
 	}
 	for i := range 3 {
 		ev := nextEvent(t, s, "n", 2*time.Second)
-		if string(ev.Args) != fmt.Sprintf("[%d]", i) || ev.Offset == "" {
-			t.Fatalf("event %d: args %s offset %q", i, ev.Args, ev.Offset)
+		if string(ev.Args) != fmt.Sprintf("[%d]", i) || ev.Offset() == "" {
+			t.Fatalf("event %d: args %s offset %q", i, ev.Args, ev.Offset())
 		}
 	}
 	c.Drop()
@@ -301,7 +301,7 @@ func TestRecoveryDeliversMissedEventsOnce(t *testing.T) {
 	// Replayed events come after the connected event, as the reference
 	// client delivers them.
 	ev := next(t, s, siostream.KindConnected, 5*time.Second)
-	if !ev.Recovered || ev.SocketID != first.SocketID {
+	if !ev.Recovered() || ev.SocketID() != first.SocketID() {
 		t.Fatalf("reconnect not recovered: %+v", ev)
 	}
 	for i := 3; i < 5; i++ {

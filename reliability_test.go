@@ -96,7 +96,7 @@ func TestReliabilityLatencyJitter(t *testing.T) {
 	for i := range 20 {
 		wg.Go(func() {
 			reply, err := s.EmitWithAck(ctx, "sum", i)
-			if want := fmt.Sprintf("[%d]", i); err != nil || string(reply) != want {
+			if want := fmt.Sprintf("[%d]", i); err != nil || string(reply.Args) != want {
 				t.Errorf("ack %d = %s %v", i, reply, err)
 			}
 		})
@@ -108,7 +108,7 @@ func TestReliabilityLatencyJitter(t *testing.T) {
 	for i := range 5 {
 		start := time.Now()
 		reply, err := s.EmitWithAck(ctx, "seq", i)
-		if want := fmt.Sprintf("[%d]", i); err != nil || string(reply) != want {
+		if want := fmt.Sprintf("[%d]", i); err != nil || string(reply.Args) != want {
 			t.Fatalf("ack %d = %s %v", i, reply, err)
 		}
 		rtts = append(rtts, time.Since(start))
@@ -153,7 +153,7 @@ func TestReliabilitySplitWrites(t *testing.T) {
 		if i%10 == 9 {
 			var blob []byte
 			if err := ev.Decode(&got, &blob); err != nil || ev.Name != "bin" || got != i || string(blob) != string([]byte{byte(i), 0, 0xff}) {
-				t.Fatalf("event %d: %s %s %v (%v)", i, ev.Name, ev.Args, ev.Attachments, err)
+				t.Fatalf("event %d: %s %s %v (%v)", i, ev.Name, ev.Args, ev.Attachments(), err)
 			}
 			continue
 		}
@@ -187,7 +187,7 @@ func TestReliabilitySplitWrites(t *testing.T) {
 	}
 	for i := range 10 {
 		reply, err := s.EmitWithAck(ctx, "ack", i, text(i))
-		if want := fmt.Sprintf("[%d,%q]", i, text(i)); err != nil || string(reply) != want {
+		if want := fmt.Sprintf("[%d,%q]", i, text(i)); err != nil || string(reply.Args) != want {
 			t.Fatalf("ack %d = %s %v, want %s", i, reply, err, want)
 		}
 	}
@@ -230,8 +230,8 @@ func TestReliabilityBandwidthCap(t *testing.T) {
 	defer cancel()
 	upStart := time.Now()
 	reply, err := s.EmitWithAck(ctx, "up", strings.Repeat("u", 16<<10))
-	if err != nil || len(reply) < 16<<10 {
-		t.Fatalf("ack of 16 KiB through the cap: %d bytes, %v", len(reply), err)
+	if err != nil || len(reply.Args) < 16<<10 {
+		t.Fatalf("ack of 16 KiB through the cap: %d bytes, %v", len(reply.Args), err)
 	}
 	if st := s.Stats(); st.Reconnects != 0 {
 		t.Fatalf("reconnected under the bandwidth cap: %+v", st)
@@ -275,13 +275,13 @@ func TestReliabilityBlackhole(t *testing.T) {
 			detected := time.Since(start)
 			ok := false
 			for _, r := range tc.reasons {
-				ok = ok || ev.Reason == r
+				ok = ok || ev.Reason() == r
 			}
 			if !ok {
-				t.Errorf("reason %q (%v), want one of %v", ev.Reason, ev.Err, tc.reasons)
+				t.Errorf("reason %q (%v), want one of %v", ev.Reason(), ev.Err(), tc.reasons)
 			}
-			if ev.Reason == siostream.ReasonPingTimeout && !errors.Is(ev.Err, siostream.ErrPingTimeout) {
-				t.Errorf("ping timeout with cause %v", ev.Err)
+			if ev.Reason() == siostream.ReasonPingTimeout && !errors.Is(ev.Err(), siostream.ErrPingTimeout) {
+				t.Errorf("ping timeout with cause %v", ev.Err())
 			}
 			if limit := interval + timeout + margin; detected > limit {
 				t.Errorf("half-open connection detected after %v, want under %v", detected, limit)
@@ -319,7 +319,7 @@ func TestReliabilityBlackhole(t *testing.T) {
 				t.Errorf("goroutines: %d before the blackhole, %d after reconnecting", base, n)
 			}
 			t.Logf("detected after %v as %q; %d attempts, %d failed while blackholed; reconnected %v after lifting; goroutines %d -> %d",
-				detected.Round(time.Millisecond), ev.Reason, attempts, failures, back.Round(time.Millisecond), base, n)
+				detected.Round(time.Millisecond), ev.Reason(), attempts, failures, back.Round(time.Millisecond), base, n)
 		})
 	}
 }
@@ -333,8 +333,8 @@ func TestReliabilityResetAll(t *testing.T) {
 	for round := range 3 {
 		p.ResetAll()
 		ev := next(t, s, siostream.KindDisconnected, 5*time.Second)
-		if !isTransportLoss(ev.Reason) {
-			t.Fatalf("round %d: reason %q (%v)", round, ev.Reason, ev.Err)
+		if !isTransportLoss(ev.Reason()) {
+			t.Fatalf("round %d: reason %q (%v)", round, ev.Reason(), ev.Err())
 		}
 		// Emits while disconnected are buffered and sent in order after the
 		// reconnection.
@@ -354,7 +354,7 @@ func TestReliabilityResetAll(t *testing.T) {
 				t.Fatalf("round %d packet %d: %s (%v)", round, i, r.Args, err)
 			}
 		}
-		t.Logf("round %d: %q %v", round, ev.Reason, ev.Err)
+		t.Logf("round %d: %q %v", round, ev.Reason(), ev.Err())
 	}
 	if st := p.Stats(); st.Resets < 3 {
 		t.Fatalf("proxy stats %+v", st)
@@ -368,8 +368,8 @@ func TestReliabilityDropAll(t *testing.T) {
 	next(t, s, siostream.KindConnected, 5*time.Second)
 	p.DropAll()
 	ev := next(t, s, siostream.KindDisconnected, 5*time.Second)
-	if ev.Reason != siostream.ReasonTransportClose {
-		t.Errorf("graceful close reported as %q (%v)", ev.Reason, ev.Err)
+	if ev.Reason() != siostream.ReasonTransportClose {
+		t.Errorf("graceful close reported as %q (%v)", ev.Reason(), ev.Err())
 	}
 	next(t, s, siostream.KindConnected, 5*time.Second)
 	echoRoundTrip(t, s, "after drop")
@@ -395,14 +395,14 @@ refusing:
 			switch ev.Kind {
 			case siostream.KindReconnecting:
 				attempts++
-				if ev.Attempt != lastAttempt+1 {
-					t.Errorf("attempt %d after %d", ev.Attempt, lastAttempt)
+				if ev.Attempt() != lastAttempt+1 {
+					t.Errorf("attempt %d after %d", ev.Attempt(), lastAttempt)
 				}
-				lastAttempt = ev.Attempt
-				maxDelay = max(maxDelay, ev.Delay)
+				lastAttempt = ev.Attempt()
+				maxDelay = max(maxDelay, ev.Delay())
 			case siostream.KindConnectError:
 				if failures++; failures == 1 {
-					firstErr = ev.Err
+					firstErr = ev.Err()
 				}
 			case siostream.KindConnected:
 				t.Fatal("connected while refused")
@@ -437,8 +437,8 @@ func TestReliabilityUpstreamRestart(t *testing.T) {
 
 	first.Close()
 	ev := next(t, s, siostream.KindDisconnected, 5*time.Second)
-	if !isTransportLoss(ev.Reason) {
-		t.Errorf("server shutdown reported as %q (%v)", ev.Reason, ev.Err)
+	if !isTransportLoss(ev.Reason()) {
+		t.Errorf("server shutdown reported as %q (%v)", ev.Reason(), ev.Err())
 	}
 	// The server is down for a while: attempts fail.
 	next(t, s, siostream.KindConnectError, 5*time.Second)
@@ -449,5 +449,5 @@ func TestReliabilityUpstreamRestart(t *testing.T) {
 	if n := second.Connections(); n != 1 {
 		t.Fatalf("new server got %d connections", n)
 	}
-	t.Logf("server shutdown seen as %q (%v); reconnected to the new upstream", ev.Reason, ev.Err)
+	t.Logf("server shutdown seen as %q (%v); reconnected to the new upstream", ev.Reason(), ev.Err())
 }

@@ -259,11 +259,11 @@ func TestSoakRestart(t *testing.T) {
 				switch ev.Kind {
 				case siostream.KindDisconnected:
 					if reasons[i] == "" {
-						reasons[i] = ev.Reason
+						reasons[i] = ev.Reason()
 					}
 				case siostream.KindReconnecting:
 					if delays[i] == 0 {
-						delays[i] = ev.Delay
+						delays[i] = ev.Delay()
 					}
 				case siostream.KindConnected: // the initial one may be read late: count it only after a disconnect
 					if back[i] == 0 && reasons[i] != "" {
@@ -481,7 +481,7 @@ func newFlowSeen() *flowSeen {
 }
 
 func (fs *flowSeen) add(ev siostream.Event) {
-	fs.dropped += ev.Dropped
+	fs.dropped += ev.Dropped()
 	if ev.Kind != siostream.KindEvent {
 		fs.events = append(fs.events, ev)
 		return
@@ -503,7 +503,7 @@ func (fs *flowSeen) add(ev siostream.Event) {
 	}
 	gap := seq - last - 1
 	fs.gaps[k] += gap
-	if uint64(gap) != ev.Dropped {
+	if uint64(gap) != ev.Dropped() {
 		fs.droppedOK = false
 	}
 	fs.last[k] = seq
@@ -537,7 +537,7 @@ func slowConsumer(t *testing.T, policy siostream.SlowConsumerPolicy, pause time.
 		t.Fatal(err)
 	}
 	defer srv.Close()
-	s := dial(t, srv.URL(), siostream.Options{EventBuffer: buffer, MaxBufferedBytes: maxBytes, SlowConsumer: policy})
+	s := dial(t, srv.URL(), siostream.Options{MaxBufferedBytes: maxBytes, SlowConsumer: policy})
 	flow := startFlow(srv, pad, time.Millisecond)
 	defer func() {
 		flow.halt()
@@ -614,8 +614,8 @@ func slowConsumer(t *testing.T, policy siostream.SlowConsumerPolicy, pause time.
 	for _, ev := range fs.events {
 		d := ev.Kind.String()
 		if ev.Kind == siostream.KindDisconnected {
-			d += fmt.Sprintf("(%s: %v)", ev.Reason, ev.Err)
-			if ev.Reason == siostream.ReasonPingTimeout {
+			d += fmt.Sprintf("(%s: %v)", ev.Reason(), ev.Err())
+			if ev.Reason() == siostream.ReasonPingTimeout {
 				pingTimeouts++
 			}
 		}
@@ -666,7 +666,7 @@ func slowConsumer(t *testing.T, policy siostream.SlowConsumerPolicy, pause time.
 		}
 		for _, ev := range fs.events {
 			if ev.Kind == siostream.KindDisconnected {
-				t.Errorf("disconnected under DropNewest: %s %v", ev.Reason, ev.Err)
+				t.Errorf("disconnected under DropNewest: %s %v", ev.Reason(), ev.Err())
 			}
 		}
 		if pongsDuring == 0 {
@@ -699,8 +699,8 @@ func slowConsumer(t *testing.T, policy siostream.SlowConsumerPolicy, pause time.
 			t.Fatal("no lifecycle event")
 		}
 		last := fs.events[len(fs.events)-1]
-		if last.Kind != siostream.KindDisconnected || last.Reason != siostream.ReasonSlowConsumer {
-			t.Errorf("last event %v %q", last.Kind, last.Reason)
+		if last.Kind != siostream.KindDisconnected || last.Reason() != siostream.ReasonSlowConsumer {
+			t.Errorf("last event %v %q", last.Kind, last.Reason())
 		}
 		if srv.Connections() != 1 {
 			t.Errorf("reconnected after ending for a slow consumer")
@@ -800,9 +800,9 @@ func (c *soakClient) consume() {
 		case siostream.KindConnectError:
 			c.connectErrors++
 		case siostream.KindDisconnected:
-			c.reasons[ev.Reason]++
-			if ev.Reason == siostream.ReasonParseError {
-				c.parseErrors = append(c.parseErrors, fmt.Sprint(ev.Err))
+			c.reasons[ev.Reason()]++
+			if ev.Reason() == siostream.ReasonParseError {
+				c.parseErrors = append(c.parseErrors, fmt.Sprint(ev.Err()))
 			}
 		}
 	}
@@ -823,9 +823,9 @@ func (c *soakClient) emit(stop <-chan struct{}, every time.Duration) {
 		if c.reliable {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			if seq%2 == 0 {
-				var reply []byte
+				var reply siostream.Reply
 				reply, err = c.s.EmitWithAck(ctx, "rel", c.id, seq)
-				if err == nil && string(reply) != fmt.Sprintf("[%d]", seq) {
+				if err == nil && string(reply.Args) != fmt.Sprintf("[%d]", seq) {
 					c.badReplies++
 				}
 			} else {

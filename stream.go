@@ -4,7 +4,8 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
-	"time"
+
+	"github.com/siostream/siostream/internal/engine"
 )
 
 // Stream is one Socket.IO namespace, handed to Go code as a channel of
@@ -17,51 +18,79 @@ type Stream struct {
 	m    *Manager
 	opts Options
 	ns   string
+	d    delivery
 
-	events  chan Event
-	closing chan struct{} // closed by Close
-	once    sync.Once
-	joined  chan error    // answer to the first CONNECT, for Dial
-	inOrder chan struct{} // one at-least-once emit at a time, FIFO
-	dialing atomic.Bool   // Dial is waiting for the first answer
+	closing chan struct{} // closed when the stream enters streamClosed
+	joined  chan error    // the first CONNECT's answer, for Dial
+	inOrder chan struct{} // at-least-once emits go one at a time, FIFO
 
-	sendMu sync.Mutex // held while sending on events, and to close it
-	ended  bool
-	q      deliveryQueue
+	// Written by the reader goroutine (under mu), read by it without.
+	active     atomic.Pointer[link] // the link the namespace is joined on
+	joinLink   atomic.Pointer[link] // the link our last CONNECT went out on
+	ackMore    atomic.Pointer[eventMore]
+	recovery   atomic.Bool  // the server recovers sessions: events carry offsets
+	maxPayload atomic.Int64 // the server's, from its open packet
 
+	// Written by the writer goroutine (Written), read by emitters.
+	unwritten atomic.Int64  // bytes queued on the connection, not yet written
+	doneSeq   atomic.Uint64 // every emit numbered up to this is written or settled
+	emitted   atomic.Uint64
+	sendWait  notifier // Emit waiting for room, Flush for doneSeq
+
+	acks ackTable
+
+	// mu guards the fields below. Lock order: Manager.mu, then mu, then
+	// the delivery's, the ack table's and the connection's locks.
 	mu       sync.Mutex
-	conn     *wireConn // connection the namespace is joined on; nil if not
-	outbox   []*outFrame
-	outBytes int
+	state    streamState
+	err      error
 	sid      string
 	pid      string
-	offset   string
-	err      error
-	retry    *retryTimer
-	joinSent *wireConn // connection that carried our CONNECT
-	attempts int       // failed joins in a row, for ReconnectOnServerDisconnect
-
-	active     atomic.Pointer[wireConn] // conn, for the reader without the lock
-	early      []earlyEvent             // events that came before the CONNECT reply
-	earlyBytes int
-
-	acks       ackTable
-	maxPayload atomic.Int64 // the server's, from the open packet
-	stats      counters
+	offset   string   // the last offset, when longer than offBuf
+	offBuf   [32]byte // the last offset, when it fits
+	offLen   int
+	outbox   []*engine.Frame // emits waiting for a connection, oldest first
+	outBytes int
+	nextSeq  uint64
+	unsent   uint64
+	retry    *retryTimer // pending re-join after a refusal
+	attempts int         // joins refused in a row
 }
 
-// Stats are a stream's running counters.
+// streamState is where a Stream is in its life. transition is the only
+// place it changes:
+//
+//	joining ──CONNECT reply──▶ connected ──lost──▶ reconnecting ──CONNECT reply──▶ connected
+//	   │                          │                   │
+//	   └──refused, Close─────────┴──Close, server DISCONNECT, slow consumer,──┴──▶ closed
+//	                                 refusal, attempts exhausted
+type streamState uint8
+
+const (
+	streamJoining      streamState = iota // Dial waits for the first CONNECT reply
+	streamConnected                       // joined on the Manager's live connection
+	streamReconnecting                    // lost; joins again on the next connection
+	streamClosed                          // ended for good; Err says why
+)
+
+func (s streamState) String() string {
+	return [...]string{"joining", "connected", "reconnecting", "closed"}[s]
+}
+
+// Stats are a stream's counters. They are consistent with one another:
+// Received = Delivered + Dropped + Waiting at every moment.
 type Stats struct {
-	Received   uint64 // server events read off the wire
-	Delivered  uint64 // server events put in the Events channel
-	Dropped    uint64 // server events dropped by the DropNewest policy
-	Emitted    uint64 // packets written to the socket (all streams of the connection)
-	Reconnects uint64 // successful reconnections of the connection
-	Buffered   int    // emits waiting for a connection
-}
-
-type counters struct {
-	received, delivered, dropped atomic.Uint64
+	Received  uint64 // server events read off the wire for this namespace
+	Delivered uint64 // server events put in the Events channel
+	Dropped   uint64 // server events dropped: DropNewest, a slow-consumer end, Close, or held for a CONNECT reply that never came
+	Waiting   int    // server events received and not yet in the channel
+	// WaitingBytes counts what every event waiting for the consumer holds,
+	// in the channel and behind it: what MaxBufferedBytes bounds.
+	WaitingBytes int
+	Emitted      uint64 // this stream's packets written to the socket
+	Unsent       uint64 // emitted packets dropped unsent (volatile ones on a lost connection, the rest when the stream ended)
+	Buffered     int    // emitted packets not written yet
+	Reconnects   uint64 // successful reconnections of the connection
 }
 
 // Dial connects to the Socket.IO server at rawURL (http, https, ws or wss;
@@ -71,11 +100,11 @@ type counters struct {
 // Close or until it ends for good. The stream has a connection of its own;
 // use a Manager to share one between namespaces.
 func Dial(ctx context.Context, rawURL string, opts Options) (*Stream, error) {
-	m, err := NewManager(rawURL, opts)
+	m, err := NewManager(rawURL, opts.connPart())
 	if err != nil {
 		return nil, err
 	}
-	return m.Dial(ctx, opts)
+	return m.Dial(ctx, opts.streamPart())
 }
 
 func newStream(m *Manager, o Options) *Stream {
@@ -83,21 +112,19 @@ func newStream(m *Manager, o Options) *Stream {
 		m:       m,
 		opts:    o,
 		ns:      o.Namespace,
-		events:  make(chan Event, o.EventBuffer),
 		closing: make(chan struct{}),
 		joined:  make(chan error, 1),
 		inOrder: make(chan struct{}, 1),
 	}
-	st.q.init(o.EventBuffer, o.MaxBufferedBytes)
+	st.d.init(o, st.closing)
 	st.acks.init(o.MaxPendingAcks)
-	st.dialing.Store(true)
 	return st
 }
 
 // Events returns the channel of events. It is closed exactly once, after
 // the final lifecycle event, when the stream has ended for good; Err then
 // says why.
-func (st *Stream) Events() <-chan Event { return st.events }
+func (st *Stream) Events() <-chan Event { return st.d.ch }
 
 // Namespace returns the stream's namespace.
 func (st *Stream) Namespace() string { return st.ns }
@@ -114,7 +141,7 @@ func (st *Stream) Err() error {
 func (st *Stream) ID() string {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.conn == nil {
+	if st.state != streamConnected {
 		return ""
 	}
 	return st.sid
@@ -122,77 +149,159 @@ func (st *Stream) ID() string {
 
 // Stats returns a snapshot of the stream's counters.
 func (st *Stream) Stats() Stats {
+	ds := st.d.stats()
 	st.mu.Lock()
+	unsent := st.unsent
 	buffered := len(st.outbox)
 	st.mu.Unlock()
+	if st.unwritten.Load() > 0 {
+		buffered++ // at least one is queued on the connection
+	}
 	return Stats{
-		Received:   st.stats.received.Load(),
-		Delivered:  st.stats.delivered.Load(),
-		Dropped:    st.stats.dropped.Load(),
-		Emitted:    st.m.emitted.Load(),
-		Reconnects: st.m.reconnects.Load(),
-		Buffered:   buffered,
+		Received:     ds.received,
+		Delivered:    ds.delivered,
+		Dropped:      ds.dropped,
+		Waiting:      ds.waiting,
+		WaitingBytes: ds.bytes,
+		Emitted:      st.emitted.Load(),
+		Unsent:       unsent,
+		Buffered:     buffered,
+		Reconnects:   st.m.reconnects.Load(),
 	}
 }
 
 // Close leaves the namespace politely (DISCONNECT; for the last stream of
-// its connection, a WebSocket close too), stops every goroutine the stream
-// uses, waits for them, and closes the Events channel after a final
-// KindDisconnected event (delivered if the channel has room). Events still
-// buffered stay readable. Close is idempotent, safe from any goroutine
-// except the Auth and Header functions, and always returns nil.
+// its connection, a WebSocket close too), stops every goroutine the
+// stream uses, waits for them, and closes the Events channel after a
+// final KindDisconnected event, delivered if the channel has room. Events
+// already in the channel stay readable; those still waiting behind it
+// are dropped (Stats.Dropped), and so are emits not yet written
+// (Stats.Unsent). Close is idempotent, safe from any goroutine except the
+// Auth and Header functions, and always returns nil.
 func (st *Stream) Close() error {
-	st.once.Do(func() {
-		close(st.closing)
-		st.stopRetry()
-		st.mu.Lock()
-		c := st.conn
-		st.setConn(nil)
+	st.mu.Lock()
+	if st.state == streamClosed {
 		st.mu.Unlock()
-		if !st.m.release(st, disconnectFrame(st.ns)) && c != nil {
-			c.send(disconnectFrame(st.ns), time.Second)
-			st.m.noteLeft(st.ns)
-		}
-		st.finish(&Event{Kind: KindDisconnected, Reason: ReasonClientDisconnect, Err: ErrClosed}, ErrClosed)
-	})
+		return nil
+	}
+	joined := st.active.Load()
+	st.transition(streamClosed, &Event{Kind: KindDisconnected, more: &eventMore{reason: ReasonClientDisconnect, err: ErrClosed}}, ErrClosed, true)
+	st.mu.Unlock()
+	st.stopRetry()
+	st.m.leave(st, joined, true)
 	return nil
 }
 
-// setConn records the connection the namespace is joined on. Called with
-// st.mu held.
-func (st *Stream) setConn(c *wireConn) {
-	st.conn = c
-	st.active.Store(c)
-}
-
-func (st *Stream) isClosing() bool {
-	select {
-	case <-st.closing:
-		return true
-	default:
-		return false
+// transition is the only place the stream's state changes. It delivers
+// the lifecycle event ev (nil: none) and does what entering the state
+// means. Called with mu held; it never blocks on the consumer.
+func (st *Stream) transition(to streamState, ev *Event, cause error, byClose bool) {
+	from := st.state
+	st.state = to
+	if ev != nil && to != streamClosed {
+		st.d.lifecycle(*ev)
+	}
+	st.m.opts.Logger.Debug("siostream: stream state", "namespace", st.ns, "from", from.String(), "to", to.String())
+	switch to {
+	case streamConnected:
+		st.attempts = 0
+	case streamReconnecting:
+		st.active.Store(nil)
+	case streamClosed:
+		st.active.Store(nil)
+		st.joinLink.Store(nil)
+		st.err = cause
+		close(st.closing)
+		st.failOutbox()
+		st.acks.failAll(cause)
+		if st.retry != nil {
+			st.retry.t.Stop()
+		}
+		st.sendWait.wake()
+		if from == streamJoining {
+			select {
+			case st.joined <- cause:
+			default:
+			}
+		}
+		if byClose {
+			st.d.close(ev)
+		} else {
+			st.d.end(ev)
+		}
 	}
 }
 
-// finish delivers ev (if any), records err, fails what waits, and closes
-// the Events channel, once.
-func (st *Stream) finish(ev *Event, err error) {
-	if ev != nil {
-		ev.Namespace = st.ns
-		st.lifecycle(*ev, nil)
-	}
+// lifecycle delivers a lifecycle event that changes no state (a reconnect
+// attempt, a refused join).
+func (st *Stream) lifecycle(ev Event) {
 	st.mu.Lock()
-	if st.err == nil {
-		st.err = err
+	if st.state != streamClosed {
+		st.d.lifecycle(ev)
 	}
-	st.setConn(nil)
-	st.failOutbox(err)
 	st.mu.Unlock()
-	st.acks.failAll(err)
-	st.sendMu.Lock()
-	if !st.ended {
-		st.ended = true
-		close(st.events)
+}
+
+func lifecycleEvent(k Kind, m eventMore) *Event {
+	return &Event{Kind: k, more: &m}
+}
+
+// endSelf ends the stream from the reader goroutine (the server's
+// DISCONNECT, a refusal, a slow consumer, attempts exhausted): the events
+// already waiting and ev still reach the consumer. Called without mu.
+func (st *Stream) endSelf(ev *Event, cause error) {
+	st.mu.Lock()
+	if st.state == streamClosed {
+		st.mu.Unlock()
+		return
 	}
-	st.sendMu.Unlock()
+	st.transition(streamClosed, ev, cause, false)
+	st.mu.Unlock()
+	st.stopRetry()
+	st.m.forget(st)
+}
+
+// failOutbox drops every buffered emit. Called with mu held.
+func (st *Stream) failOutbox() {
+	for _, f := range st.outbox {
+		f.Release()
+		st.unsent++
+	}
+	clear(st.outbox)
+	st.outbox, st.outBytes = nil, 0
+}
+
+// notifier wakes goroutines waiting for a condition that the writer
+// goroutine changes, without a lock on the writer's side when nobody
+// waits.
+type notifier struct {
+	waiters atomic.Int32
+	mu      sync.Mutex
+	ch      chan struct{}
+}
+
+// arm returns a channel closed at the next wake; disarm must follow.
+// Check the condition after arm and before waiting.
+func (n *notifier) arm() <-chan struct{} {
+	n.waiters.Add(1)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.ch == nil {
+		n.ch = make(chan struct{})
+	}
+	return n.ch
+}
+
+func (n *notifier) disarm() { n.waiters.Add(-1) }
+
+func (n *notifier) wake() {
+	if n.waiters.Load() == 0 {
+		return
+	}
+	n.mu.Lock()
+	if n.ch != nil {
+		close(n.ch)
+		n.ch = nil
+	}
+	n.mu.Unlock()
 }

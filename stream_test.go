@@ -20,7 +20,7 @@ func TestConnectAndReceiveInOrder(t *testing.T) {
 	srv := newServer(t, sioserver.Options{})
 	s := dial(t, srv.URL(), siostream.Options{Namespace: "/realtime"})
 	ev := next(t, s, siostream.KindConnected, time.Second)
-	if ev.SocketID == "" || ev.Namespace != "/realtime" || ev.Recovered {
+	if ev.SocketID() == "" || s.Namespace() != "/realtime" || ev.Recovered() {
 		t.Fatalf("connected event = %+v", ev)
 	}
 	c := accept(t, srv)
@@ -146,8 +146,8 @@ func TestTokenRotationAcrossReconnects(t *testing.T) {
 	for range 3 {
 		accept(t, srv).Drop()
 		ev := next(t, s, siostream.KindDisconnected, 5*time.Second)
-		if ev.Reason != siostream.ReasonTransportClose && ev.Reason != siostream.ReasonTransportError {
-			t.Fatalf("reason %q", ev.Reason)
+		if ev.Reason() != siostream.ReasonTransportClose && ev.Reason() != siostream.ReasonTransportError {
+			t.Fatalf("reason %q", ev.Reason())
 		}
 		next(t, s, siostream.KindConnected, 5*time.Second)
 	}
@@ -172,8 +172,8 @@ func TestDeadServerDetected(t *testing.T) {
 	start := time.Now()
 	ev := next(t, s, siostream.KindDisconnected, 5*time.Second)
 	took := time.Since(start)
-	if ev.Reason != siostream.ReasonPingTimeout || !errors.Is(ev.Err, siostream.ErrPingTimeout) {
-		t.Fatalf("reason %q err %v", ev.Reason, ev.Err)
+	if ev.Reason() != siostream.ReasonPingTimeout || !errors.Is(ev.Err(), siostream.ErrPingTimeout) {
+		t.Fatalf("reason %q err %v", ev.Reason(), ev.Err())
 	}
 	if limit := interval + timeout + 500*time.Millisecond; took > limit {
 		t.Fatalf("dead server detected after %v, want under %v", took, limit)
@@ -269,10 +269,10 @@ func TestMalformedFrameReconnects(t *testing.T) {
 		}
 		ev := next(t, s, siostream.KindDisconnected, 5*time.Second)
 		var pe *siostream.ProtocolError
-		if ev.Reason != siostream.ReasonParseError || !errors.As(ev.Err, &pe) {
-			t.Fatalf("%s: reason %q err %v", frame, ev.Reason, ev.Err)
+		if ev.Reason() != siostream.ReasonParseError || !errors.As(ev.Err(), &pe) {
+			t.Fatalf("%s: reason %q err %v", frame, ev.Reason(), ev.Err())
 		}
-		t.Logf("%s: %v", frame, ev.Err)
+		t.Logf("%s: %v", frame, ev.Err())
 		next(t, s, siostream.KindConnected, 5*time.Second)
 	}
 }
@@ -284,8 +284,8 @@ func TestServerDisconnectEndsStream(t *testing.T) {
 	c.WaitConnect(context.Background(), "/")
 	c.Disconnect("/")
 	ev := next(t, s, siostream.KindDisconnected, 5*time.Second)
-	if ev.Reason != siostream.ReasonServerDisconnect {
-		t.Fatalf("reason %q", ev.Reason)
+	if ev.Reason() != siostream.ReasonServerDisconnect {
+		t.Fatalf("reason %q", ev.Reason())
 	}
 	if _, ok := <-s.Events(); ok {
 		t.Fatal("events channel still open")
@@ -301,7 +301,7 @@ func TestServerDisconnectEndsStream(t *testing.T) {
 func TestSlowConsumerStaysConnected(t *testing.T) {
 	const timeout = 100 * time.Millisecond
 	srv := newServer(t, sioserver.Options{PingInterval: 100 * time.Millisecond, PingTimeout: timeout})
-	s := dial(t, srv.URL(), siostream.Options{EventBuffer: 64})
+	s := dial(t, srv.URL(), siostream.Options{})
 	c := accept(t, srv)
 	next(t, s, siostream.KindConnected, time.Second)
 	for i := range 50 {
@@ -327,48 +327,70 @@ func TestSlowConsumerStaysConnected(t *testing.T) {
 
 func TestSlowConsumerDropNewest(t *testing.T) {
 	srv := newServer(t, sioserver.Options{})
-	s := dial(t, srv.URL(), siostream.Options{EventBuffer: 8, SlowConsumer: siostream.DropNewest})
+	// The budget holds a handful of these events; the consumer reads
+	// nothing until the server has sent them all.
+	const budget = 4 << 10
+	s := dial(t, srv.URL(), siostream.Options{MaxBufferedBytes: budget, SlowConsumer: siostream.DropNewest})
 	c := accept(t, srv)
 	c.WaitConnect(context.Background(), "/")
-	// The connected event takes one slot: 7 events fit, 13 are dropped.
-	for i := range 20 {
-		c.Emit("/", "e", i)
+	pad := strings.Repeat("p", 200)
+	const n = 100
+	for i := range n {
+		c.Emit("/", "e", i, pad)
 	}
-	c.Emit("/", "sync")
-	waitFor(t, func() bool { return s.Stats().Received == 21 })
-	next(t, s, siostream.KindConnected, time.Second)
-	var total uint64
-	for i := range 7 {
-		ev := next(t, s, siostream.KindEvent, time.Second)
-		var got int
-		if ev.Decode(&got); got != i || ev.Dropped != 0 {
-			t.Fatalf("event %d = %s dropped %d", i, ev.Args, ev.Dropped)
-		}
+	waitFor(t, func() bool { return s.Stats().Received == n })
+	st := s.Stats()
+	if st.Dropped == 0 || st.Received != st.Delivered+st.Dropped+uint64(st.Waiting) || st.WaitingBytes > budget+1<<10 {
+		t.Fatalf("stats after the flood %+v", st)
 	}
 	c.Emit("/", "after")
-	ev := next(t, s, siostream.KindEvent, time.Second)
-	total += ev.Dropped
-	if ev.Name != "after" || total != 14 || s.Stats().Dropped != 14 {
-		t.Fatalf("after: %s dropped %d, stats %+v", ev.Name, ev.Dropped, s.Stats())
+	last, total := -1, uint64(0)
+	for {
+		ev := next(t, s, siostream.KindEvent, time.Second)
+		total += ev.Dropped()
+		if ev.Name == "after" {
+			break
+		}
+		var got int
+		if ev.Decode(&got); got <= last {
+			t.Fatalf("event %d after %d", got, last)
+		}
+		last = got
+	}
+	if st := s.Stats(); total != st.Dropped || st.Received != st.Delivered+st.Dropped || st.Received != n+1 {
+		t.Fatalf("dropped %d reported on events, stats %+v", total, st)
 	}
 }
 
+// TestSlowConsumerDisconnect waits for the overflow without reading the
+// channel (reading it would make the room whose lack it waits for), then
+// reads what was delivered and the final event.
 func TestSlowConsumerDisconnect(t *testing.T) {
 	srv := newServer(t, sioserver.Options{})
-	s := dial(t, srv.URL(), siostream.Options{EventBuffer: 4, SlowConsumer: siostream.DisconnectSlowConsumer})
+	s := dial(t, srv.URL(), siostream.Options{MaxBufferedBytes: 2 << 10, SlowConsumer: siostream.DisconnectSlowConsumer})
 	c := accept(t, srv)
 	c.WaitConnect(context.Background(), "/")
-	for i := range 10 {
-		c.Emit("/", "e", i)
+	pad := strings.Repeat("p", 200)
+	for i := range 50 {
+		c.Emit("/", "e", i, pad)
 	}
-	ev := next(t, s, siostream.KindDisconnected, 5*time.Second)
-	if ev.Reason != siostream.ReasonSlowConsumer {
-		t.Fatalf("reason %q", ev.Reason)
-	}
-	for range s.Events() {
-	}
+	waitFor(t, func() bool { return s.Err() != nil })
 	if !errors.Is(s.Err(), siostream.ErrSlowConsumer) {
 		t.Fatalf("Err() = %v", s.Err())
+	}
+	var last siostream.Event
+	events := 0
+	for ev := range s.Events() {
+		if ev.Kind == siostream.KindEvent {
+			events++
+		}
+		last = ev
+	}
+	if last.Kind != siostream.KindDisconnected || last.Reason() != siostream.ReasonSlowConsumer {
+		t.Fatalf("last event %v %q", last.Kind, last.Reason())
+	}
+	if st := s.Stats(); events == 0 || st.Delivered != uint64(events) || st.Received != st.Delivered+st.Dropped {
+		t.Fatalf("%d events read, stats %+v", events, st)
 	}
 }
 
@@ -429,7 +451,7 @@ func TestCloseIdempotentAndConcurrent(t *testing.T) {
 	for ev := range s.Events() {
 		last = ev
 	}
-	if last.Kind != siostream.KindDisconnected || last.Reason != siostream.ReasonClientDisconnect {
+	if last.Kind != siostream.KindDisconnected || last.Reason() != siostream.ReasonClientDisconnect {
 		t.Fatalf("last event %+v", last)
 	}
 }
@@ -454,10 +476,18 @@ func TestReservedAndOversizeEmits(t *testing.T) {
 func TestStreamGoroutines(t *testing.T) {
 	srv := newServer(t, sioserver.Options{})
 	s := dial(t, srv.URL(), siostream.Options{ReconnectDelay: time.Hour, ReconnectDelayMax: time.Hour})
-	if n := clientGoroutines(); n != 2 {
-		t.Fatalf("%d client goroutines while connected, want 2 (reader, writer)", n)
+	// Idle and connected: the reader alone. The writer ends once the
+	// CONNECT is written, and nothing waits behind the Events channel.
+	waitFor(t, func() bool { return clientGoroutines() == 1 })
+	c := accept(t, srv)
+	c.Emit("/", "e", 1)
+	next(t, s, siostream.KindEvent, 5*time.Second)
+	if err := s.Emit(context.Background(), "ping"); err != nil {
+		t.Fatal(err)
 	}
-	accept(t, srv).Drop()
+	received(t, c, 5*time.Second)
+	waitFor(t, func() bool { return clientGoroutines() == 1 })
+	c.Drop()
 	next(t, s, siostream.KindReconnecting, 5*time.Second)
 	waitFor(t, func() bool { return clientGoroutines() == 1 })
 	s.Close()
@@ -466,10 +496,12 @@ func TestStreamGoroutines(t *testing.T) {
 	}
 }
 
-// clientGoroutines counts the goroutines running the stream's loops.
+// clientGoroutines counts the goroutines of the client: the reader, the
+// writer and the delivery pump.
 func clientGoroutines() int {
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
-	return strings.Count(string(buf), "siostream.(*Manager).loop(") +
-		strings.Count(string(buf), "siostream.(*writer).loop(")
+	return strings.Count(string(buf), "siostream.(*Manager).read(") +
+		strings.Count(string(buf), "engine.(*writer).run(") +
+		strings.Count(string(buf), "siostream.(*delivery).pump(")
 }

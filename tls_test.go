@@ -82,10 +82,10 @@ func TestTLSTrustedRootConnects(t *testing.T) {
 			var text string
 			var blob []byte
 			if err := ev.Decode(&text, &blob); err != nil || text != "over tls" || string(blob) != "\x01\x02\x03" {
-				t.Fatalf("echo %s %v: %v", ev.Args, ev.Attachments, err)
+				t.Fatalf("echo %s %v: %v", ev.Args, ev.Attachments(), err)
 			}
 			reply, err := s.EmitWithAck(ctx, "ack", 7)
-			if err != nil || string(reply) != "[7]" {
+			if err != nil || string(reply.Args) != "[7]" {
 				t.Fatalf("ack %s %v", reply, err)
 			}
 		})
@@ -112,8 +112,8 @@ func TestTLSReconnectVerifiesAgain(t *testing.T) {
 	for failures < 3 {
 		ev := next(t, s, siostream.KindConnectError, 5*time.Second)
 		var uerr x509.UnknownAuthorityError
-		if !errors.As(ev.Err, &uerr) {
-			t.Fatalf("reconnect to the rogue server: %v", ev.Err)
+		if !errors.As(ev.Err(), &uerr) {
+			t.Fatalf("reconnect to the rogue server: %v", ev.Err())
 		}
 		failures++
 	}

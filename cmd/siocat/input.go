@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/siostream/siostream"
+	"github.com/siostream/siostream/frames"
 )
 
 // maxLineBytes is the longest stdin line accepted.
@@ -112,7 +113,13 @@ func (s *session) sendLine(ctx context.Context, no int, name string, args []any)
 	if err != nil {
 		return s.sent(ctx, no, err)
 	}
-	if err := s.out.ackReply(no, reply); err != nil {
+	raw := reply.Args
+	if atts := reply.Attachments(); atts != nil {
+		if resolved, err := frames.ResolveBinary(nil, reply.Args, atts); err == nil {
+			raw = resolved
+		}
+	}
+	if err := s.out.ackReply(no, raw); err != nil {
 		s.fail(err)
 		return false
 	}

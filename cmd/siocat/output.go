@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/siostream/siostream"
+	"github.com/siostream/siostream/frames"
 )
 
 // printer writes whole lines to stdout and stderr, from any goroutine.
@@ -51,14 +52,23 @@ type statusLine struct {
 	Error     string `json:"error,omitempty"`
 }
 
-// event prints a received event.
-func (p *printer) event(ev *siostream.Event) error {
+// event prints a received event of namespace ns; binary attachments are
+// printed in its args as base64 strings.
+func (p *printer) event(ns string, ev *siostream.Event) error {
+	args := ev.Args
+	if atts := ev.Attachments(); atts != nil {
+		resolved, err := frames.ResolveBinary(nil, ev.Args, atts)
+		if err != nil {
+			return err
+		}
+		args = resolved
+	}
 	return p.writeJSON(eventLine{
-		NS:     ev.Namespace,
+		NS:     ns,
 		Event:  ev.Name,
-		Args:   orEmptyArray(ev.Args),
+		Args:   orEmptyArray(args),
 		Ack:    ev.WantsAck(),
-		Binary: len(ev.Attachments),
+		Binary: len(ev.Attachments()),
 	})
 }
 
@@ -67,49 +77,68 @@ func (p *printer) ackReply(no int, args json.RawMessage) error {
 	return p.writeJSON(ackLine{Line: no, Args: orEmptyArray(args)})
 }
 
-// status reports a lifecycle event, as JSON on stdout or as text on stderr.
-func (p *printer) status(ev *siostream.Event) error {
-	if p.jsonStatus {
-		return p.writeJSON(statusJSON(ev))
+// lifecycle is what the printer shows of a lifecycle event.
+type lifecycle struct {
+	kind      siostream.Kind
+	ns        string
+	sid       string
+	recovered bool
+	reason    siostream.Reason
+	err       error
+	attempt   int
+	delay     time.Duration
+}
+
+func lifecycleOf(ns string, ev *siostream.Event) lifecycle {
+	return lifecycle{
+		kind: ev.Kind, ns: ns, sid: ev.SocketID(), recovered: ev.Recovered(), reason: ev.Reason(),
+		err: ev.Err(), attempt: ev.Attempt(), delay: ev.Delay(),
 	}
-	p.warnf("%s", statusText(ev))
+}
+
+// status reports a lifecycle event, as JSON on stdout or as text on stderr.
+func (p *printer) status(l lifecycle) error {
+	if p.jsonStatus {
+		return p.writeJSON(statusJSON(l))
+	}
+	p.warnf("%s", statusText(l))
 	return nil
 }
 
-func statusJSON(ev *siostream.Event) statusLine {
-	s := statusLine{Status: ev.Kind.String(), NS: ev.Namespace}
-	switch ev.Kind {
+func statusJSON(l lifecycle) statusLine {
+	s := statusLine{Status: l.kind.String(), NS: l.ns}
+	switch l.kind {
 	case siostream.KindConnected:
-		s.SID, s.Recovered = ev.SocketID, &ev.Recovered
+		s.SID, s.Recovered = l.sid, &l.recovered
 	case siostream.KindDisconnected:
-		s.Reason, s.Error = string(ev.Reason), errText(ev.Err)
+		s.Reason, s.Error = string(l.reason), errText(l.err)
 	case siostream.KindReconnecting:
-		ms := ev.Delay.Milliseconds()
-		s.Attempt, s.DelayMS = ev.Attempt, &ms
+		ms := l.delay.Milliseconds()
+		s.Attempt, s.DelayMS = l.attempt, &ms
 	case siostream.KindConnectError:
-		s.Attempt, s.Error = ev.Attempt, errText(ev.Err)
+		s.Attempt, s.Error = l.attempt, errText(l.err)
 	}
 	return s
 }
 
-func statusText(ev *siostream.Event) string {
-	switch ev.Kind {
+func statusText(l lifecycle) string {
+	switch l.kind {
 	case siostream.KindConnected:
-		if ev.Recovered {
-			return fmt.Sprintf("connected to %s (sid %s, session recovered)", ev.Namespace, ev.SocketID)
+		if l.recovered {
+			return fmt.Sprintf("connected to %s (sid %s, session recovered)", l.ns, l.sid)
 		}
-		return fmt.Sprintf("connected to %s (sid %s)", ev.Namespace, ev.SocketID)
+		return fmt.Sprintf("connected to %s (sid %s)", l.ns, l.sid)
 	case siostream.KindDisconnected:
-		if e := errText(ev.Err); e != "" {
-			return fmt.Sprintf("disconnected from %s: %s (%s)", ev.Namespace, ev.Reason, e)
+		if e := errText(l.err); e != "" {
+			return fmt.Sprintf("disconnected from %s: %s (%s)", l.ns, l.reason, e)
 		}
-		return fmt.Sprintf("disconnected from %s: %s", ev.Namespace, ev.Reason)
+		return fmt.Sprintf("disconnected from %s: %s", l.ns, l.reason)
 	case siostream.KindReconnecting:
-		return fmt.Sprintf("reconnecting to %s in %s (attempt %d)", ev.Namespace, ev.Delay.Round(time.Millisecond), ev.Attempt)
+		return fmt.Sprintf("reconnecting to %s in %s (attempt %d)", l.ns, l.delay.Round(time.Millisecond), l.attempt)
 	case siostream.KindConnectError:
-		return fmt.Sprintf("connect error on %s (attempt %d): %s", ev.Namespace, ev.Attempt, errText(ev.Err))
+		return fmt.Sprintf("connect error on %s (attempt %d): %s", l.ns, l.attempt, errText(l.err))
 	}
-	return fmt.Sprintf("%s on %s", ev.Kind, ev.Namespace)
+	return fmt.Sprintf("%s on %s", l.kind, l.ns)
 }
 
 // errText is the message of err, empty for nil and for our own Close.

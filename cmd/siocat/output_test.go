@@ -15,18 +15,17 @@ func TestEventLine(t *testing.T) {
 	var out, errb bytes.Buffer
 	p := newPrinter(&out, &errb, false)
 	ev := &siostream.Event{
-		Kind: siostream.KindEvent, Namespace: "/n", Name: "e<1>",
-		Args:        json.RawMessage("[ \"<&>\", {\"a\" : 1}, \"AQI=\" ]"),
-		Attachments: [][]byte{{1, 2}},
+		Kind: siostream.KindEvent, Name: "e<1>",
+		Args: json.RawMessage("[ \"<&>\", {\"a\" : 1}, \"AQI=\" ]"),
 	}
-	if err := p.event(ev); err != nil {
+	if err := p.event("/n", ev); err != nil {
 		t.Fatal(err)
 	}
-	ev = &siostream.Event{Kind: siostream.KindEvent, Namespace: "/", Name: "bare"}
-	if err := p.event(ev); err != nil {
+	ev = &siostream.Event{Kind: siostream.KindEvent, Name: "bare"}
+	if err := p.event("/", ev); err != nil {
 		t.Fatal(err)
 	}
-	want := `{"ns":"/n","event":"e<1>","args":["<&>",{"a":1},"AQI="],"binary":1}` + "\n" +
+	want := `{"ns":"/n","event":"e<1>","args":["<&>",{"a":1},"AQI="]}` + "\n" +
 		`{"ns":"/","event":"bare","args":[]}` + "\n"
 	if out.String() != want {
 		t.Errorf("stdout:\n%s\nwant:\n%s", out.String(), want)
@@ -34,13 +33,13 @@ func TestEventLine(t *testing.T) {
 }
 
 func TestStatusLines(t *testing.T) {
-	events := []siostream.Event{
-		{Kind: siostream.KindConnected, Namespace: "/r", SocketID: "abc"},
-		{Kind: siostream.KindConnected, Namespace: "/r", SocketID: "abc", Recovered: true},
-		{Kind: siostream.KindDisconnected, Namespace: "/r", Reason: siostream.ReasonTransportClose, Err: errors.New("EOF")},
-		{Kind: siostream.KindDisconnected, Namespace: "/r", Reason: siostream.ReasonClientDisconnect, Err: siostream.ErrClosed},
-		{Kind: siostream.KindReconnecting, Namespace: "/r", Attempt: 2, Delay: 1500 * time.Millisecond},
-		{Kind: siostream.KindConnectError, Namespace: "/r", Attempt: 3, Err: errors.New("refused")},
+	events := []lifecycle{
+		{kind: siostream.KindConnected, ns: "/r", sid: "abc"},
+		{kind: siostream.KindConnected, ns: "/r", sid: "abc", recovered: true},
+		{kind: siostream.KindDisconnected, ns: "/r", reason: siostream.ReasonTransportClose, err: errors.New("EOF")},
+		{kind: siostream.KindDisconnected, ns: "/r", reason: siostream.ReasonClientDisconnect, err: siostream.ErrClosed},
+		{kind: siostream.KindReconnecting, ns: "/r", attempt: 2, delay: 1500 * time.Millisecond},
+		{kind: siostream.KindConnectError, ns: "/r", attempt: 3, err: errors.New("refused")},
 	}
 	text := []string{
 		"siocat: connected to /r (sid abc)",
@@ -62,7 +61,7 @@ func TestStatusLines(t *testing.T) {
 		var out, errb bytes.Buffer
 		p := newPrinter(&out, &errb, jsonStatus)
 		for i := range events {
-			if err := p.status(&events[i]); err != nil {
+			if err := p.status(events[i]); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -136,9 +136,9 @@ func (s *session) loop(ctx context.Context) int {
 // the run is over.
 func (s *session) handle(ctx context.Context, ev *siostream.Event) (code int, end bool) {
 	if ev.Kind != siostream.KindEvent {
-		return s.check(s.out.status(ev))
+		return s.check(s.out.status(lifecycleOf(s.stream.Namespace(), ev)))
 	}
-	if code, end := s.check(s.out.event(ev)); end {
+	if code, end := s.check(s.out.event(s.stream.Namespace(), ev)); end {
 		return code, end
 	}
 	s.answer(ctx, ev)
@@ -202,7 +202,7 @@ func (s *session) ended() int {
 func (s *session) drain() {
 	for ev := range s.stream.Events() {
 		if ev.Kind != siostream.KindEvent {
-			_ = s.out.status(&ev)
+			_ = s.out.status(lifecycleOf(s.stream.Namespace(), &ev))
 		}
 	}
 }

@@ -19,7 +19,6 @@ func (c *Conn) onConnect(ev *Received) error {
 	if err := c.accept(ns, ev.Auth); err != nil {
 		return err
 	}
-	c.s.connectAccepted(ns)
 	c.markConnected(ns)
 	signal(c.connectSig)
 	if f := c.s.opts.OnConnect; f != nil {
@@ -69,6 +68,7 @@ func (c *Conn) accept(ns string, auth json.RawMessage) error {
 		reply.PID = st.sess.pid
 	}
 	data, _ := json.Marshal(reply)
+	c.s.connectAccepted(ns) // counted before the reply: a client that has it sees the count
 	h := frames.Header{Type: frames.Connect, Namespace: nsField(ns)}
 	return c.writeLocked(append(frames.AppendHeader([]byte{'4'}, h), data...), nil)
 }

@@ -1,4 +1,4 @@
-package siostream
+package engine
 
 import (
 	"bytes"
@@ -14,9 +14,9 @@ import (
 )
 
 // The permessage-deflate offer: no context takeover either way, so that
-// each message is compressed and decompressed on its own and the
-// compressors can be pooled. A server that keeps its context anyway is
-// handled with a dictionary.
+// each message is compressed and decompressed on its own and compressors
+// can be pooled. A server that keeps its context anyway is handled with a
+// dictionary.
 var deflateOffer = wsflate.Parameters{ServerNoContextTakeover: true, ClientNoContextTakeover: true}.Option()
 
 // negotiated returns the deflate parameters the server accepted, if any.
@@ -27,7 +27,7 @@ func negotiated(hs ws.Handshake) (*wsflate.Parameters, error) {
 		}
 		var p wsflate.Parameters
 		if err := p.Parse(opt); err != nil {
-			return nil, fmt.Errorf("siostream: bad permessage-deflate response: %w", err)
+			return nil, fmt.Errorf("bad permessage-deflate response: %w", err)
 		}
 		return &p, nil
 	}
@@ -57,7 +57,7 @@ var readTail = []byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
 var errInflate = errors.New("bad compressed message")
 
 // inflate returns the decompressed message, at most limit bytes; the
-// result is valid until the next call. in is appended to.
+// result is valid until the next call or release. in is appended to.
 func (z *inflater) inflate(in []byte, limit int64) ([]byte, error) {
 	z.src.Reset(append(in, readTail...))
 	if z.fr == nil {
@@ -76,6 +76,13 @@ func (z *inflater) inflate(in []byte, limit int64) ([]byte, error) {
 	return out, nil
 }
 
+// release drops an output buffer grown for a large message.
+func (z *inflater) release() {
+	if cap(z.out) > readBufMax {
+		z.out = nil
+	}
+}
+
 // readAllLimit reads r to EOF into dst, failing past limit bytes; dst
 // grows as bytes arrive, never from a declared length.
 func readAllLimit(r io.Reader, dst []byte, limit int64) ([]byte, error) {
@@ -86,7 +93,7 @@ func readAllLimit(r io.Reader, dst []byte, limit int64) ([]byte, error) {
 		n, err := r.Read(dst[len(dst):cap(dst)])
 		dst = dst[:len(dst)+n]
 		if int64(len(dst)) > limit {
-			return nil, protoErr("websocket", fmt.Errorf("%w: decompressed message over %d bytes", errTooLarge, limit))
+			return nil, protoErr("websocket", fmt.Errorf("%w: decompressed message over %d bytes", ErrTooLarge, limit))
 		}
 		if err == io.EOF {
 			return dst, nil

@@ -1,0 +1,81 @@
+package engine
+
+import (
+	"bufio"
+	"io"
+
+	"github.com/gobwas/ws"
+)
+
+// Read buffer sizes: an idle connection keeps the small one (pings and the
+// odd event fit); a connection whose reads keep filling the buffer grows
+// it, up to the large one, to save system calls, and shrinks it again when
+// the traffic falls off.
+const (
+	readBufMin = 512
+	readBufMax = 64 << 10
+	// shrinkAfter reads that use less than an eighth of the buffer halve it.
+	shrinkAfter = 16
+)
+
+// bufReader is a buffered reader over the socket that grows and shrinks
+// with the traffic.
+type bufReader struct {
+	src   io.Reader
+	buf   []byte
+	r, w  int
+	quiet int // reads in a row that used little of buf
+}
+
+// newBufReader takes over the bytes the handshake reader already holds.
+func newBufReader(src io.Reader, br *bufio.Reader) *bufReader {
+	b := &bufReader{src: src, buf: make([]byte, readBufMin)}
+	if br != nil {
+		n := br.Buffered()
+		if n > len(b.buf) {
+			b.buf = make([]byte, n)
+		}
+		b.w, _ = io.ReadFull(br, b.buf[:n])
+		ws.PutReader(br)
+	}
+	return b
+}
+
+func (b *bufReader) Read(p []byte) (int, error) {
+	if b.r == b.w {
+		if len(p) >= len(b.buf) {
+			return b.src.Read(p) // large reads skip the buffer
+		}
+		if err := b.fill(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, b.buf[b.r:b.w])
+	b.r += n
+	return n, nil
+}
+
+// fill reads once into the empty buffer, resizing it first from how the
+// last read went.
+func (b *bufReader) fill() error {
+	switch {
+	case b.w == len(b.buf) && len(b.buf) < readBufMax:
+		b.buf, b.quiet = make([]byte, 2*len(b.buf)), 0
+	case b.w < len(b.buf)/8 && len(b.buf) > readBufMin:
+		if b.quiet++; b.quiet >= shrinkAfter {
+			b.buf, b.quiet = make([]byte, len(b.buf)/2), 0
+		}
+	default:
+		b.quiet = 0
+	}
+	b.r, b.w = 0, 0
+	n, err := b.src.Read(b.buf)
+	b.w = n
+	if n > 0 {
+		return nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return err
+}

@@ -1,0 +1,239 @@
+package engine
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/siostream/siostream/frames"
+)
+
+// Defaults for the zero fields of Config.
+const (
+	// MinReadLimit is the read limit when Config.ReadLimit is zero and the
+	// server advertises a smaller maxPayload (or none).
+	MinReadLimit = 1 << 20
+	// DefaultWriteTimeout bounds a write that makes no progress.
+	DefaultWriteTimeout = 10 * time.Second
+)
+
+// Config says how to dial a connection.
+type Config struct {
+	// URL is the ws:// or wss:// endpoint, with its EIO=4 and
+	// transport=websocket query.
+	URL *url.URL
+	// Header is sent with the WebSocket upgrade request.
+	Header http.Header
+	// TLSConfig for wss://; nil means the system roots.
+	TLSConfig *tls.Config
+	// NetDial opens the TCP connection (or a tunnel to the server through
+	// a proxy); nil means net.Dialer.
+	NetDial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Compression offers permessage-deflate.
+	Compression bool
+	// ReadLimit is the largest message accepted. Zero means the server's
+	// maxPayload, and at least MinReadLimit.
+	ReadLimit int64
+	// WriteTimeout bounds a write that makes no progress; when it expires
+	// the connection is dead. Zero means DefaultWriteTimeout.
+	WriteTimeout time.Duration
+	// OnHeader, when set, sees every header of the server's upgrade
+	// response (for cookies). The slices are valid only during the call.
+	OnHeader func(key, value []byte)
+}
+
+// Step names a stage of establishing a connection.
+type Step string
+
+// Steps, in order.
+const (
+	StepTCP     Step = "TCP connect"
+	StepTLS     Step = "TLS handshake"
+	StepUpgrade Step = "WebSocket upgrade"
+	StepOpen    Step = "Engine.IO open"
+)
+
+// DialError says at which step a dial failed.
+type DialError struct {
+	Step Step
+	// URL is the endpoint tried, without credentials or query.
+	URL string
+	// Status is the HTTP status of a refused upgrade, else 0.
+	Status int
+	// Body is the start of the refused upgrade's response body.
+	Body string
+	Err  error
+}
+
+func (e *DialError) Error() string {
+	return fmt.Sprintf("%s to %s: %v", e.Step, e.URL, e.Err)
+}
+
+func (e *DialError) Unwrap() error { return e.Err }
+
+// Redact returns u as text without user info, query or fragment, which
+// may carry credentials.
+func Redact(u *url.URL) string {
+	v := *u
+	v.User, v.RawQuery, v.ForceQuery, v.Fragment, v.RawFragment = nil, "", false, "", ""
+	return v.String()
+}
+
+// Dial connects, upgrades to WebSocket and reads the server's open packet.
+// ctx bounds all of it; when ctx ends, Dial returns at once with an error
+// wrapping ctx.Err().
+func Dial(ctx context.Context, cfg *Config) (*Conn, error) {
+	step := StepTCP
+	fail := func(err error) error {
+		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
+			err = fmt.Errorf("%w: %w", ctxErr, err)
+		}
+		return &DialError{Step: step, URL: Redact(cfg.URL), Err: err}
+	}
+	var status int
+	var body string
+	d := ws.Dialer{
+		Extensions: extensions(cfg.Compression),
+		NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			nc, err := tcpDial(ctx, cfg, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			if cfg.URL.Scheme != "wss" {
+				step = StepUpgrade
+				return nc, nil
+			}
+			step = StepTLS
+			if nc, err = tlsHandshake(ctx, nc, cfg); err == nil {
+				step = StepUpgrade
+			}
+			return nc, err
+		},
+		TLSClient: func(nc net.Conn, _ string) net.Conn { return nc }, // done in NetDial
+		OnStatusError: func(code int, _ []byte, resp io.Reader) {
+			status, body = code, peekBody(resp)
+		},
+	}
+	if len(cfg.Header) > 0 {
+		d.Header = ws.HandshakeHeaderHTTP(cfg.Header)
+	}
+	if cfg.OnHeader != nil {
+		d.OnHeader = func(k, v []byte) error { cfg.OnHeader(k, v); return nil }
+	}
+	nc, br, hs, err := d.Dial(ctx, cfg.URL.String())
+	if err != nil {
+		if status != 0 {
+			return nil, &DialError{Step: StepUpgrade, URL: Redact(cfg.URL), Status: status, Body: body, Err: err}
+		}
+		return nil, fail(err)
+	}
+	step = StepOpen
+	c, err := newConn(nc, br, hs, cfg)
+	if err == nil {
+		err = c.readOpen(ctx)
+	}
+	if err != nil {
+		nc.Close()
+		if c != nil {
+			c.w.stop(err)
+		}
+		return nil, fail(err)
+	}
+	return c, nil
+}
+
+func tcpDial(ctx context.Context, cfg *Config, network, addr string) (net.Conn, error) {
+	if cfg.NetDial != nil {
+		return cfg.NetDial(ctx, network, addr)
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, addr)
+}
+
+func tlsHandshake(ctx context.Context, nc net.Conn, cfg *Config) (net.Conn, error) {
+	tc := cfg.TLSConfig
+	if tc == nil {
+		tc = &tls.Config{}
+	}
+	if tc.ServerName == "" {
+		tc = tc.Clone()
+		tc.ServerName = cfg.URL.Hostname()
+	}
+	conn := tls.Client(nc, tc)
+	if err := conn.HandshakeContext(ctx); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// peekBody returns the start of a refused upgrade's body, as printable
+// text, for error messages.
+func peekBody(r io.Reader) string {
+	var b [256]byte
+	n, _ := io.ReadFull(r, b[:])
+	s := strings.ToValidUTF8(string(b[:n]), "")
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func newConn(nc net.Conn, br *bufio.Reader, hs ws.Handshake, cfg *Config) (*Conn, error) {
+	fl, err := negotiated(hs)
+	if err != nil {
+		return nil, protoErr("websocket", err)
+	}
+	timeout := cfg.WriteTimeout
+	if timeout <= 0 {
+		timeout = DefaultWriteTimeout
+	}
+	c := &Conn{nc: nc, br: newBufReader(nc, br), w: newWriter(nc, timeout), limit: cfg.ReadLimit}
+	c.w.abort = c.Abort
+	if c.limit <= 0 {
+		c.limit, c.followServer = MinReadLimit, true
+	}
+	if fl != nil {
+		c.inf = &inflater{keepState: !fl.ServerNoContextTakeover}
+		c.w.deflate = true
+	}
+	return c, nil
+}
+
+// readOpen reads the open packet, bounded by ctx, and sets the heartbeat
+// deadline and the read limit from it.
+func (c *Conn) readOpen(ctx context.Context) error {
+	stop := context.AfterFunc(ctx, func() { c.nc.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	op, p, err := c.readMessage()
+	if err != nil {
+		return err
+	}
+	if op != ws.OpText {
+		return protoErr("engine.io", errNotOpen)
+	}
+	t, payload, err := frames.ParseEngine(p)
+	if err != nil || t != frames.EngineOpen {
+		return protoErr("engine.io", errNotOpen)
+	}
+	if c.open, err = frames.ParseOpen(payload); err != nil {
+		return protoErr("engine.io", err)
+	}
+	c.deadline = c.open.Deadline() // at most 48 h: ParseOpen bounds both
+
+	if c.followServer && c.open.MaxPayload > c.limit {
+		c.limit = c.open.MaxPayload
+	}
+	c.release()
+	if !stop() {
+		return ctx.Err()
+	}
+	c.nc.SetReadDeadline(time.Now().Add(c.deadline))
+	return nil
+}

@@ -1,0 +1,21 @@
+// Package engine is the Engine.IO v4 layer of siostream: one connection to
+// a server over the WebSocket transport. It dials, reads the server's open
+// packet, answers pings, reads whole messages, and writes queued frames
+// from a writer goroutine that exists only while there is something to
+// write. It knows nothing of Socket.IO namespaces, packets or streams: it
+// reports each message upward through a Handler and each written frame
+// through the frame's Owner.
+//
+// # Goroutines
+//
+// A Conn has at most two goroutines: the caller of Serve, which reads, and
+// the writer, started by Send (or by a ping to answer) when none runs and
+// ended when the queue is empty. Close waits for the writer.
+//
+// # Transports
+//
+// Only WebSocket is implemented. Everything a second transport (HTTP long
+// polling) would replace sits in transport.go: reading one message and
+// writing a batch of frames; the handshake, heartbeat and queue above it
+// would stay as they are.
+package engine
