@@ -308,8 +308,12 @@ func (st *Stream) submit(ctx context.Context, f *engine.Frame) error {
 	st.mu.Lock()
 	for st.state == streamConnected {
 		if u := st.unwritten.Load(); u == 0 || u+size <= int64(st.opts.EmitBufferBytes) {
-			st.queue(st.active.Load(), f, size)
+			l := st.active.Load()
+			inline := st.queue(l, f, size)
 			st.mu.Unlock()
+			if inline {
+				l.conn.WriteInline()
+			}
 			return nil
 		}
 		ch := st.sendWait.arm()
@@ -340,22 +344,33 @@ func (st *Stream) number(f *engine.Frame) {
 	f.Seq, f.Owner = st.nextSeq, st
 }
 
-// queue hands f to the writer of l. Called with mu held, joined on l.
-func (st *Stream) queue(l *link, f *engine.Frame, size int64) {
+// queue hands f to the writer of l. Called with mu held, joined on l. It
+// reports whether the caller must write inline (see engine.SendInline):
+// frames whose caller waits for an answer are written on its goroutine
+// when no writer runs.
+func (st *Stream) queue(l *link, f *engine.Frame, size int64) (inline bool) {
 	if f.Seq == 0 {
 		st.number(f)
 	}
-	if p, ok := f.Tag.(*pendingAck); ok {
+	p, waits := f.Tag.(*pendingAck)
+	if waits {
 		st.acks.sentOn(p, l.gen)
 	}
 	st.unwritten.Add(size)
-	if err := l.conn.Send(f); err != nil {
+	var err error
+	if waits {
+		inline, err = l.conn.SendInline(f)
+	} else {
+		err = l.conn.Send(f)
+	}
+	if err != nil {
 		// The connection is ending: the frame waits for the next one,
 		// after those the connection hands back.
 		st.unwritten.Add(-size)
 		st.outbox = append(st.outbox, f)
 		st.outBytes += int(size)
 	}
+	return inline
 }
 
 // buffer keeps f for the next connection. Called with mu held.
@@ -385,7 +400,10 @@ func (st *Stream) flushOutbox(l *link) {
 	box := st.outbox
 	st.outbox, st.outBytes = nil, 0
 	for _, f := range box {
-		st.queue(l, f, int64(f.Mem()))
+		if st.queue(l, f, int64(f.Mem())) {
+			// No lock may be held while writing: a goroutine writes.
+			l.conn.WriteAsync()
+		}
 	}
 	clear(box)
 }

@@ -65,6 +65,54 @@ func (w *writer) send(f *Frame) error {
 	return nil
 }
 
+// sendInline queues f; when no writer runs it makes the caller the writer
+// (mine), which must then call writeInline holding no lock.
+func (w *writer) sendInline(f *Frame) (mine bool, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return false, w.err
+	}
+	if w.final {
+		return false, ErrClosed
+	}
+	w.queue = append(w.queue, f)
+	if w.done != nil {
+		return false, nil
+	}
+	w.done = make(chan struct{})
+	return true, nil
+}
+
+// writeInline writes one batch on the caller's goroutine, then hands what
+// came meanwhile to a writer goroutine.
+func (w *writer) writeInline() {
+	w.mu.Lock()
+	done := w.done
+	w.mu.Unlock()
+	s := scratchPool.Get().(*scratch)
+	more := w.round(s) // false: the writer is done, and round said so
+	putScratch(s)
+	if more {
+		w.mu.Lock()
+		if w.err == nil && (len(w.queue) > 0 || w.pong || w.wsPongDue || w.final) {
+			go w.run(done)
+			w.mu.Unlock()
+			return
+		}
+		w.done = nil
+		w.mu.Unlock()
+	}
+	close(done)
+}
+
+// writeAsync starts a goroutine for the writing sendInline gave a caller.
+func (w *writer) writeAsync() {
+	w.mu.Lock()
+	go w.run(w.done)
+	w.mu.Unlock()
+}
+
 // start runs the writer goroutine unless it runs. Called with mu held.
 func (w *writer) start() {
 	if w.done == nil {
@@ -170,15 +218,17 @@ var scratchPool = sync.Pool{New: func() any { return &scratch{out: make([]byte, 
 
 func (w *writer) run(done chan struct{}) {
 	s := scratchPool.Get().(*scratch)
-	defer func() {
-		if s.zbuf.Cap() > outSize {
-			s.zbuf = bytes.Buffer{}
-		}
-		scratchPool.Put(s)
-		close(done)
-	}()
 	for w.round(s) {
 	}
+	putScratch(s)
+	close(done)
+}
+
+func putScratch(s *scratch) {
+	if s.zbuf.Cap() > outSize {
+		s.zbuf = bytes.Buffer{}
+	}
+	scratchPool.Put(s)
 }
 
 // round writes one batch; it reports whether to go on.
