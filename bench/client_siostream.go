@@ -125,7 +125,7 @@ func sioAck(ctx context.Context, t task) (result, error) {
 		}
 	}()
 	payload := payloadString(t.Size)
-	var lat latencies
+	lat := make(latencies, 0, t.N)
 	for i := 0; i < t.Warmup+t.N; i++ {
 		start := time.Now()
 		if _, err := s.EmitWithAck(ctx, "ack", payload); err != nil {

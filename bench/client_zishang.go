@@ -161,7 +161,7 @@ func zsAck(ctx context.Context, t task) (result, error) {
 	}
 	defer s.Disconnect()
 	payload := payloadString(t.Size)
-	var lat latencies
+	lat := make(latencies, 0, t.N)
 	for i := 0; i < t.Warmup+t.N; i++ {
 		start := time.Now()
 		if _, err := zsAckWait(ctx, s, "ack", payload); err != nil {
