@@ -31,7 +31,8 @@ func runSiostream(ctx context.Context, t task) (result, error) {
 	return result{}, fmt.Errorf("siostream: no %s task", t.Kind)
 }
 
-// sioReceive ranges over Events and reads each event's Name.
+// sioReceive ranges over Events and reads each event's Name. It never
+// acks, even when the server asks for it.
 func sioReceive(ctx context.Context, t task) (result, error) {
 	s, err := sioOpen(ctx, t.URL)
 	if err != nil {

@@ -40,6 +40,7 @@ func run() int {
 		serve     = flag.String("serve", "", "internal: run the load server in `MODE` (flood, echo, sink, idle)")
 		serveN    = flag.Int("serve-n", 0, "internal: flood events per connection")
 		serveSize = flag.Int("serve-size", 64, "internal: flood payload bytes")
+		serveVar  = flag.String("serve-variant", "", "internal: flood variant (ack, recovery)")
 		child     = flag.String("child", "", "internal: run one measurement given as JSON")
 		cpuprof   = flag.String("child-cpuprofile", "", "with -child: write a CPU profile of the measurement to `FILE`")
 		memprof   = flag.String("child-memprofile", "", "with -child: write a heap profile at the end of the measurement to `FILE`")
@@ -59,7 +60,7 @@ func run() int {
 		return 0
 	}
 	if *serve != "" {
-		if err := runServer(serverConfig{Mode: *serve, N: *serveN, Size: *serveSize}); err != nil {
+		if err := runServer(serverConfig{Mode: *serve, N: *serveN, Size: *serveSize, Variant: *serveVar}); err != nil {
 			fmt.Fprintln(os.Stderr, "serve:", err)
 			return 1
 		}

@@ -12,7 +12,7 @@ import (
 // plan sizes every scenario.
 type plan struct {
 	Runs       int
-	RecvN      map[int]int // payload bytes -> events received
+	RecvN      map[int]int // payload bytes -> events received (the variants use 64)
 	EmitN      int
 	AckN       int
 	AckWarmup  int
@@ -110,9 +110,10 @@ func (b *bench) runAll(ctx context.Context) {
 	for run := 0; run < b.plan.Runs && ctx.Err() == nil; run++ {
 		fmt.Fprintf(os.Stderr, "run %d of %d\n", run+1, b.plan.Runs)
 		if b.wants("receive") {
-			for _, size := range []int{64, 1024} {
-				b.receive(ctx, run, size)
-			}
+			b.receive(ctx, run, 64, "")
+			b.receive(ctx, run, 1024, "")
+			b.receive(ctx, run, 64, floodAck)
+			b.receive(ctx, run, 64, floodRecovery)
 		}
 		if b.wants("emit") {
 			b.emit(ctx, run, 1)
@@ -179,26 +180,40 @@ func sizeName(n int) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-func (b *bench) receive(ctx context.Context, run, size int) {
+// variantName is how a flood variant shows in scenario names.
+var variantName = map[string]string{
+	"":            "",
+	floodAck:      ", acks requested",
+	floodRecovery: ", recovery on",
+}
+
+// receive measures one flood: the plain ones with every client, the
+// variants (acks requested, recovery on) with the Go clients only, for
+// their allocations per event.
+func (b *bench) receive(ctx context.Context, run, size int, variant string) {
 	n := b.plan.RecvN[size]
-	srv, err := b.goServer(ctx, serverConfig{Mode: "flood", N: n, Size: size})
+	srv, err := b.goServer(ctx, serverConfig{Mode: "flood", N: n, Size: size, Variant: variant})
 	if err != nil {
 		b.fail(err)
 		return
 	}
 	defer srv.stop()
-	scen := "receive " + sizeName(size)
-	for _, c := range b.clients(run, cFloor, cSio, cZS, cNode) {
+	names := []string{cFloor, cSio, cZS, cNode}
+	if variant != "" {
+		names = names[:3]
+	}
+	suffix := sizeName(size) + variantName[variant]
+	for _, c := range b.clients(run, names...) {
 		t := task{Kind: "receive", URL: srv.URL, N: n, Timeout: 60 + n/10_000}
 		r, err := b.exec(ctx, c, t)
 		if err != nil {
 			b.fail(err)
 			continue
 		}
-		b.add(scen, c, "events/s", cFloor, "N="+groupDigits(int64(n)), float64(r.Events)/r.Seconds)
+		b.add("receive "+suffix, c, "events/s", cFloor, "N="+groupDigits(int64(n)), float64(r.Events)/r.Seconds)
 		if c != cNode {
-			b.add("allocs per event, "+sizeName(size), c, "allocs/event", cSio, "", float64(r.Mallocs)/float64(n))
-			b.add("bytes per event, "+sizeName(size), c, "B/event", cSio, "", float64(r.Bytes)/float64(n))
+			b.add("allocs per event, "+suffix, c, "allocs/event", cSio, "", float64(r.Mallocs)/float64(n))
+			b.add("bytes per event, "+suffix, c, "B/event", cSio, "", float64(r.Bytes)/float64(n))
 		}
 	}
 }
