@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/siostream/siostream"
@@ -77,27 +75,13 @@ func sioEmit(ctx context.Context, t task) (result, error) {
 	}
 	defer s.Close()
 	payload := payloadString(t.Size)
-	w := max(1, t.Workers)
-	var wg sync.WaitGroup
-	errs := make([]error, w)
+	emit := func(int) error { return s.Emit(ctx, "ev", payload) }
+	if t.Struct {
+		emit = func(i int) error { return s.Emit(ctx, "ev", smallStruct{A: i, B: payload}) }
+	}
 	m0 := readMem()
 	start := time.Now()
-	for i := range w {
-		n := t.N / w
-		if i < t.N%w {
-			n++
-		}
-		wg.Go(func() {
-			for range n {
-				if err := s.Emit(ctx, "ev", payload); err != nil {
-					errs[i] = err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := emitSpread(t.N, t.Workers, emit); err != nil {
 		return result{}, err
 	}
 	raw, err := s.EmitWithAck(ctx, "done")

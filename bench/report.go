@@ -71,9 +71,9 @@ func formatValue(v float64, unit string) string {
 	switch unit {
 	case "events/s":
 		return groupDigits(int64(math.Round(v)))
-	case "allocs/event":
+	case "allocs/event", "allocs/emit":
 		return fmt.Sprintf("%.3f", v)
-	case "B/event", "µs", "KiB/conn":
+	case "B/event", "B/emit", "µs", "KiB/conn":
 		return fmt.Sprintf("%.1f", v)
 	}
 	return fmt.Sprintf("%g", v)

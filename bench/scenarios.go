@@ -14,6 +14,7 @@ type plan struct {
 	Runs       int
 	RecvN      map[int]int // payload bytes -> events received (the variants use 64)
 	EmitN      int
+	StructN    int // emits of a small struct, for allocations per emit
 	AckN       int
 	AckWarmup  int
 	IdleSio    int // connections for siostream
@@ -26,6 +27,7 @@ func quickPlan() plan {
 		Runs:       1,
 		RecvN:      map[int]int{64: 200_000, 1024: 50_000},
 		EmitN:      50_000,
+		StructN:    20_000,
 		AckN:       2_000,
 		AckWarmup:  200,
 		IdleSio:    10_000,
@@ -38,6 +40,7 @@ func fullPlan() plan {
 		Runs:       5,
 		RecvN:      map[int]int{64: 1_000_000, 1024: 250_000},
 		EmitN:      500_000,
+		StructN:    100_000,
 		AckN:       20_000,
 		AckWarmup:  1_000,
 		IdleSio:    10_000,
@@ -118,6 +121,7 @@ func (b *bench) runAll(ctx context.Context) {
 		if b.wants("emit") {
 			b.emit(ctx, run, 1)
 			b.emit(ctx, run, 8)
+			b.emitStruct(ctx, run)
 		}
 		if b.wants("ack") {
 			b.ack(ctx, run, false)
@@ -251,6 +255,30 @@ func (b *bench) emit(ctx context.Context, run, workers int) {
 			note += ", one event loop"
 		}
 		b.add(scen, c, "events/s", cFloor, note, float64(r.Events)/r.Seconds)
+	}
+}
+
+// emitStruct counts the allocations of the Go clients per Emit of a small
+// struct, from one goroutine, up to the server's ack of done.
+func (b *bench) emitStruct(ctx context.Context, run int) {
+	srv, err := b.goServer(ctx, serverConfig{Mode: "sink"})
+	if err != nil {
+		b.fail(err)
+		return
+	}
+	defer srv.stop()
+	const size = 16
+	n := b.plan.StructN
+	note := fmt.Sprintf("N=%s, struct{A int; B string} with a %d-byte B, one goroutine", groupDigits(int64(n)), size)
+	for _, c := range b.clients(run, cSio, cZS) {
+		t := task{Kind: "emit", URL: srv.URL, N: n, Size: size, Struct: true, Workers: 1, Timeout: 60 + n/5_000}
+		r, err := b.exec(ctx, c, t)
+		if err != nil {
+			b.fail(err)
+			continue
+		}
+		b.add("allocs per emit, small struct", c, "allocs/emit", cSio, note, float64(r.Mallocs)/float64(n))
+		b.add("bytes per emit, small struct", c, "B/emit", cSio, note, float64(r.Bytes)/float64(n))
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -26,6 +27,7 @@ type task struct {
 	URL     string `json:"url"`
 	N       int    `json:"n"`       // receive: expected events; emit: events; ack: round trips
 	Size    int    `json:"size"`    // emit, ack: payload bytes
+	Struct  bool   `json:"struct"`  // emit: the argument is a smallStruct whose B has Size bytes
 	Workers int    `json:"workers"` // emit: goroutines
 	Warmup  int    `json:"warmup"`  // ack: round trips not measured
 	Conns   int    `json:"conns"`   // idle: connections
@@ -231,6 +233,41 @@ func redial[T any](ctx context.Context, dial func(context.Context) (T, error)) (
 		v, err = dial(ctx)
 	}
 	return v, err
+}
+
+// smallStruct is the argument of the small-struct emit: a value a caller
+// builds for every emit.
+type smallStruct struct {
+	A int    `json:"a"`
+	B string `json:"b"`
+}
+
+// emitSpread calls emit(i) for i in [0, n), spread over workers
+// goroutines (at least one), and returns the errors joined. A worker stops
+// at its first error.
+func emitSpread(n, workers int, emit func(i int) error) error {
+	w := max(1, workers)
+	errs := make([]error, w)
+	var wg sync.WaitGroup
+	first := 0
+	for k := range w {
+		count := n / w
+		if k < n%w {
+			count++
+		}
+		from := first
+		first += count
+		wg.Go(func() {
+			for i := from; i < from+count; i++ {
+				if err := emit(i); err != nil {
+					errs[k] = err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // latencies records round trips in µs.
