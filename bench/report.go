@@ -75,6 +75,10 @@ func formatValue(v float64, unit string) string {
 		return fmt.Sprintf("%.3f", v)
 	case "B/event", "B/emit", "µs", "KiB/conn":
 		return fmt.Sprintf("%.1f", v)
+	case "goroutines/conn":
+		return fmt.Sprintf("%.2f", v)
+	case "B":
+		return fmt.Sprintf("%.0f", v)
 	}
 	return fmt.Sprintf("%g", v)
 }

@@ -7,6 +7,9 @@ import (
 	"os"
 	"slices"
 	"time"
+	"unsafe"
+
+	"github.com/siostream/siostream"
 )
 
 // plan sizes every scenario.
@@ -61,7 +64,7 @@ type series struct {
 	Scenario string
 	Client   string
 	Unit     string
-	RatioTo  string // cFloor or cSio
+	RatioTo  string // cFloor, cSio, or "" for none
 	Note     string
 	Values   []float64
 }
@@ -131,6 +134,7 @@ func (b *bench) runAll(ctx context.Context) {
 			b.idle(ctx, run)
 		}
 	}
+	b.eventSize()
 }
 
 // clients returns the clients to measure, rotated by run so that no
@@ -182,6 +186,12 @@ func sizeName(n int) string {
 		return fmt.Sprintf("%d KiB", n/1024)
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+// eventSize adds the size of siostream's Event, which every event in the
+// Events channel's buffer takes whether or not it is in use.
+func (b *bench) eventSize() {
+	b.add("Event size", cSio, "B", "", "unsafe.Sizeof(siostream.Event{})", float64(unsafe.Sizeof(siostream.Event{})))
 }
 
 // variantName is how a flood variant shows in scenario names.
@@ -332,13 +342,16 @@ func (b *bench) idle(ctx context.Context, run int) {
 			b.fail(err)
 			continue
 		}
-		b.add("idle RSS per connection", c, "KiB/conn", cSio, groupDigits(int64(r.Conns))+" connections",
-			float64(r.RSSDelta)/float64(r.Conns)/1024)
-		if c != cNode {
-			b.add("idle Go heap per connection", c, "KiB/conn", cSio, fmt.Sprintf("%s connections; %.1f goroutines and %.1f KiB of stacks per connection",
-				groupDigits(int64(r.Conns)), float64(r.Gor)/float64(r.Conns), float64(r.Stacks)/float64(r.Conns)/1024),
-				float64(r.HeapLive)/float64(r.Conns)/1024)
+		n := float64(r.Conns)
+		note := groupDigits(int64(r.Conns)) + " connections"
+		b.add("idle RSS per connection", c, "KiB/conn", cSio, note, float64(r.RSSDelta)/n/1024)
+		if c == cNode {
+			continue
 		}
+		b.add("idle Go heap per connection", c, "KiB/conn", cSio, note+"; HeapInuse delta after GC", float64(r.HeapLive)/n/1024)
+		b.add("idle goroutines per connection", c, "goroutines/conn", cSio,
+			fmt.Sprintf("%s; %.1f KiB of goroutine stacks per connection", note, float64(r.Stacks)/n/1024),
+			float64(r.Gor)/n)
 	}
 }
 

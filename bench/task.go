@@ -43,10 +43,10 @@ type result struct {
 	Lat      []float64 `json:"lat_us,omitempty"` // ack: round trips, µs
 	RSSDelta int64     `json:"rss_delta,omitempty"`
 	Conns    int       `json:"conns,omitempty"`
-	HeapLive uint64    `json:"heap_live,omitempty"` // Go: heap in use after GC, delta
-	Stacks   uint64    `json:"stacks,omitempty"`    // Go: goroutine stacks, delta
-	Gor      int       `json:"goroutines,omitempty"`
-	Redials  int       `json:"redials,omitempty"` // dials that failed and were made again
+	HeapLive uint64    `json:"heap_live,omitempty"`  // Go: heap in use after GC, delta
+	Stacks   uint64    `json:"stacks,omitempty"`     // Go: goroutine stacks, delta
+	Gor      int       `json:"goroutines,omitempty"` // Go: goroutines added
+	Redials  int       `json:"redials,omitempty"`    // dials that failed and were made again
 	Err      string    `json:"error,omitempty"`
 }
 
@@ -163,13 +163,15 @@ func settle() (rss int64, m runtime.MemStats, err error) {
 func delta(a, b uint64) uint64 { return b - min(a, b) }
 
 // idleMeasure dials t.Conns connections with dial (bounded concurrency),
-// waits, and reports the resident-size delta. The connections are left to
-// the process exit.
+// waits, and reports the deltas of resident size, Go heap in use,
+// goroutine stacks and goroutines. The connections are left to the
+// process exit.
 func idleMeasure(ctx context.Context, t task, dial func(context.Context) error) (result, error) {
 	rss0, m0, err := settle()
 	if err != nil {
 		return result{}, err
 	}
+	g0 := runtime.NumGoroutine()
 	const inFlight = 32
 	sem := make(chan struct{}, inFlight)
 	errc := make(chan error, 1)
@@ -216,7 +218,7 @@ func idleMeasure(ctx context.Context, t task, dial func(context.Context) error) 
 		RSSDelta: rss1 - rss0,
 		HeapLive: delta(m0.HeapInuse, m1.HeapInuse),
 		Stacks:   delta(m0.StackInuse, m1.StackInuse),
-		Gor:      runtime.NumGoroutine(),
+		Gor:      runtime.NumGoroutine() - g0,
 	}, nil
 }
 
