@@ -42,19 +42,20 @@ func sioReceive(ctx context.Context, t task) (result, error) {
 	count := 0
 	m0 := readMem()
 	start := time.Now()
-	if err := s.Emit(ctx, "start"); err != nil {
+	if err := sioSendNow(ctx, s, "start"); err != nil {
 		return result{}, err
 	}
 	finished := false
 	for ev := range s.Events() {
-		if ev.Kind != siostream.KindEvent {
+		name, ok := sioServerEvent(&ev)
+		if !ok {
 			continue
 		}
-		if ev.Name == "done" {
+		if name == "done" {
 			finished = true
 			break
 		}
-		if ev.Name == "ev" {
+		if name == "ev" {
 			count++
 		}
 	}
@@ -67,7 +68,9 @@ func sioReceive(ctx context.Context, t task) (result, error) {
 }
 
 // sioEmit emits N events from W goroutines, then asks the sink server
-// for its count with an ack: all events have been read by then.
+// for its count with an ack. The server reads in order, so its ack of
+// done means it has read every event, whether Emit returns once the
+// packet is written or once it is queued.
 func sioEmit(ctx context.Context, t task) (result, error) {
 	s, err := sioOpen(ctx, t.URL)
 	if err != nil {
@@ -126,4 +129,24 @@ func sioAck(ctx context.Context, t task) (result, error) {
 // sioOpen is sioDial, made again when the handshake fails (see redial).
 func sioOpen(ctx context.Context, url string) (*siostream.Stream, error) {
 	return redial(ctx, func(ctx context.Context) (*siostream.Stream, error) { return sioDial(ctx, url) })
+}
+
+// The two functions below are the driver's only uses of Event's fields
+// and of Emit's promise that the packet has been written when it
+// returns.
+
+// sioServerEvent returns the name of a server event; ok is false for the
+// lifecycle items (connected, disconnected, ...) of the Events channel.
+func sioServerEvent(ev *siostream.Event) (name string, ok bool) {
+	if ev.Kind != siostream.KindEvent {
+		return "", false
+	}
+	return ev.Name, true
+}
+
+// sioSendNow emits event without arguments and returns once its packet
+// has been written to the socket: the server must see it without more
+// packets coming after it.
+func sioSendNow(ctx context.Context, s *siostream.Stream, event string) error {
+	return s.Emit(ctx, event)
 }
