@@ -1,8 +1,10 @@
-// Command bench compares siostream with a bare gobwas/ws read loop (the
-// floor), the zishang520/socket.io Go client and socket.io-client on
-// Node.js, against the same local servers: receive and emit throughput,
-// ack round-trip latency, memory per idle connection, and allocations per
-// received event.
+// Command bench compares siostream with bare gobwas/ws (the floor: the
+// socket work alone, no Socket.IO client), the zishang520/socket.io Go
+// client and socket.io-client on Node.js, against the same local servers:
+// receive and emit throughput, ack round-trip latency, memory and
+// goroutines per idle connection, allocations per received event and per
+// emit, and the size of siostream's Event. After the table it prints where
+// siostream stands against its goals.
 //
 //	go run . -quick                      # every scenario, one short run
 //	go run . -json results.json -chart receive.png
