@@ -16,14 +16,21 @@ import (
 )
 
 // The floor is a bare gobwas/ws client: it does the Engine.IO and
-// Socket.IO handshake by hand and then reads frames without decoding
-// them. Nothing can receive faster over the same socket.
+// Socket.IO handshake by hand, then reads frames without decoding them
+// (receive), writes pre-encoded EVENT frames into a buffered writer that
+// goes to the socket only when it fills (emit), or writes one frame,
+// flushes and reads until the matching ACK (ack). No Socket.IO client can
+// do the same work faster over the same socket.
 
 type rawConn struct {
 	nc net.Conn
 	br *bufio.Reader
-	bw *bufio.Writer
+	fw *frameWriter
 }
+
+// floorWriteBuffer is the size of the floor's bufio.Writer, the same as
+// siostream's write buffer.
+const floorWriteBuffer = 4096
 
 func wsURL(base string) string {
 	u, err := url.Parse(base)
@@ -45,7 +52,7 @@ func rawDial(ctx context.Context, base string) (*rawConn, error) {
 	if br == nil {
 		br = bufio.NewReaderSize(nc, 4096) // gobwas/ws's default read buffer
 	}
-	c := &rawConn{nc: nc, br: br, bw: bufio.NewWriterSize(nc, 4096)}
+	c := &rawConn{nc: nc, br: br, fw: newFrameWriter(nc, floorWriteBuffer)}
 	if d, ok := ctx.Deadline(); ok {
 		nc.SetDeadline(d)
 	}
@@ -74,17 +81,18 @@ func rawDial(ctx context.Context, base string) (*rawConn, error) {
 	}
 }
 
+// send writes one text frame and flushes it.
 func (c *rawConn) send(p []byte) error {
-	if err := writeClientFrame(c.bw, ws.OpText, p); err != nil {
+	if err := c.fw.write(ws.OpText, p); err != nil {
 		return err
 	}
-	return c.bw.Flush()
+	return c.fw.flush()
 }
 
 func (c *rawConn) close() {
 	c.nc.SetWriteDeadline(time.Now().Add(time.Second))
-	writeClientFrame(c.bw, ws.OpClose, ws.NewCloseFrameBody(ws.StatusNormalClosure, ""))
-	c.bw.Flush()
+	c.fw.write(ws.OpClose, ws.NewCloseFrameBody(ws.StatusNormalClosure, ""))
+	c.fw.flush()
 	c.nc.Close()
 }
 
@@ -92,6 +100,8 @@ func runFloor(ctx context.Context, t task) (result, error) {
 	switch t.Kind {
 	case "receive":
 		return floorReceive(ctx, t)
+	case "emit":
+		return floorEmit(ctx, t)
 	case "ack":
 		return floorAck(ctx, t)
 	}
@@ -136,7 +146,43 @@ func floorReceive(ctx context.Context, t task) (result, error) {
 	return r, checkCount(count, t.N)
 }
 
-// floorAck sends 42N["ack","payload"] and reads until 43N.
+// floorEmit writes N frames 42["ev","<payload>"] from one goroutine,
+// whatever t.Workers says: the buffered writer goes to the socket only
+// when it fills. Then it sends 420["done"] and waits for the sink
+// server's ACK, which carries the count of events it read.
+func floorEmit(ctx context.Context, t task) (result, error) {
+	c, err := rawOpen(ctx, t.URL)
+	if err != nil {
+		return result{}, err
+	}
+	defer c.close()
+	fr := frameReader{br: c.br}
+	frame := eventFrame("ev", payloadString(t.Size))
+	m0 := readMem()
+	start := time.Now()
+	for range t.N {
+		if err := c.fw.write(ws.OpText, frame); err != nil {
+			return result{}, err
+		}
+	}
+	if err := c.send([]byte(`420["done"]`)); err != nil {
+		return result{}, err
+	}
+	args, err := c.awaitAck(&fr, []byte("430"))
+	if err != nil {
+		return result{}, err
+	}
+	r := result{Events: t.N, Seconds: time.Since(start).Seconds()}
+	r.setMem(m0, readMem())
+	got, err := sinkCount(args)
+	if err != nil {
+		return r, err
+	}
+	return r, checkCount(got, t.N)
+}
+
+// floorAck writes 42N["ack","<payload>"], flushes, and reads frames
+// until 43N[...], one round trip at a time.
 func floorAck(ctx context.Context, t task) (result, error) {
 	c, err := rawOpen(ctx, t.URL)
 	if err != nil {
@@ -145,32 +191,46 @@ func floorAck(ctx context.Context, t task) (result, error) {
 	defer c.close()
 	fr := frameReader{br: c.br}
 	payload := payloadString(t.Size)
-	var lat latencies
-	for i := 0; i < t.Warmup+t.N; i++ {
-		id := strconv.Itoa(i)
-		msg := []byte(`42` + id + `["ack","` + payload + `"]`)
-		want := []byte(`43` + id + `[`)
+	var msg, want []byte
+	lat := make(latencies, 0, t.N)
+	for i := range t.Warmup + t.N {
+		msg = appendEventWithID(msg[:0], i, "ack", payload)
+		want = strconv.AppendInt(append(want[:0], "43"...), int64(i), 10)
 		start := time.Now()
 		if err := c.send(msg); err != nil {
 			return result{}, err
 		}
-		for {
-			op, p, err := fr.next()
-			if err != nil {
-				return result{}, err
-			}
-			if op == ws.OpText && bytes.HasPrefix(p, want) {
-				break
-			}
-			if op == ws.OpText && bytes.Equal(p, []byte("2")) {
-				c.send([]byte("3"))
-			}
+		if _, err := c.awaitAck(&fr, want); err != nil {
+			return result{}, err
 		}
 		if i >= t.Warmup {
 			lat.add(time.Since(start))
 		}
 	}
 	return result{Lat: lat}, nil
+}
+
+// awaitAck reads frames until the ACK that starts with prefix (43 and
+// the id) and returns its arguments, valid until the next read. It
+// answers pings on the way.
+func (c *rawConn) awaitAck(fr *frameReader, prefix []byte) ([]byte, error) {
+	for {
+		op, p, err := fr.next()
+		if err != nil {
+			return nil, err
+		}
+		if op != ws.OpText {
+			continue
+		}
+		if bytes.HasPrefix(p, prefix) && len(p) > len(prefix) && p[len(prefix)] == '[' {
+			return p[len(prefix):], nil
+		}
+		if len(p) == 1 && p[0] == '2' {
+			if err := c.send([]byte("3")); err != nil {
+				return nil, err
+			}
+		}
+	}
 }
 
 // rawOpen is rawDial, made again when the handshake fails (see redial).

@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/siostream/siostream"
@@ -31,7 +29,8 @@ func runSiostream(ctx context.Context, t task) (result, error) {
 	return result{}, fmt.Errorf("siostream: no %s task", t.Kind)
 }
 
-// sioReceive ranges over Events and reads each event's Name.
+// sioReceive ranges over Events and reads each event's Name. It never
+// acks, even when the server asks for it.
 func sioReceive(ctx context.Context, t task) (result, error) {
 	s, err := sioOpen(ctx, t.URL)
 	if err != nil {
@@ -43,19 +42,20 @@ func sioReceive(ctx context.Context, t task) (result, error) {
 	count := 0
 	m0 := readMem()
 	start := time.Now()
-	if err := s.Emit(ctx, "start"); err != nil {
+	if err := sioSendNow(ctx, s, "start"); err != nil {
 		return result{}, err
 	}
 	finished := false
 	for ev := range s.Events() {
-		if ev.Kind != siostream.KindEvent {
+		name, ok := sioServerEvent(&ev)
+		if !ok {
 			continue
 		}
-		if ev.Name == "done" {
+		if name == "done" {
 			finished = true
 			break
 		}
-		if ev.Name == "ev" {
+		if name == "ev" {
 			count++
 		}
 	}
@@ -68,7 +68,9 @@ func sioReceive(ctx context.Context, t task) (result, error) {
 }
 
 // sioEmit emits N events from W goroutines, then asks the sink server
-// for its count with an ack: all events have been read by then.
+// for its count with an ack. The server reads in order, so its ack of
+// done means it has read every event, whether Emit returns once the
+// packet is written or once it is queued.
 func sioEmit(ctx context.Context, t task) (result, error) {
 	s, err := sioOpen(ctx, t.URL)
 	if err != nil {
@@ -76,27 +78,13 @@ func sioEmit(ctx context.Context, t task) (result, error) {
 	}
 	defer s.Close()
 	payload := payloadString(t.Size)
-	w := max(1, t.Workers)
-	var wg sync.WaitGroup
-	errs := make([]error, w)
+	emit := func(int) error { return s.Emit(ctx, "ev", payload) }
+	if t.Struct {
+		emit = func(i int) error { return s.Emit(ctx, "ev", smallStruct{A: i, B: payload}) }
+	}
 	m0 := readMem()
 	start := time.Now()
-	for i := range w {
-		n := t.N / w
-		if i < t.N%w {
-			n++
-		}
-		wg.Go(func() {
-			for range n {
-				if err := s.Emit(ctx, "ev", payload); err != nil {
-					errs[i] = err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := emitSpread(t.N, t.Workers, emit); err != nil {
 		return result{}, err
 	}
 	raw, err := s.EmitWithAck(ctx, "done")
@@ -125,7 +113,7 @@ func sioAck(ctx context.Context, t task) (result, error) {
 		}
 	}()
 	payload := payloadString(t.Size)
-	var lat latencies
+	lat := make(latencies, 0, t.N)
 	for i := 0; i < t.Warmup+t.N; i++ {
 		start := time.Now()
 		if _, err := s.EmitWithAck(ctx, "ack", payload); err != nil {
@@ -141,4 +129,24 @@ func sioAck(ctx context.Context, t task) (result, error) {
 // sioOpen is sioDial, made again when the handshake fails (see redial).
 func sioOpen(ctx context.Context, url string) (*siostream.Stream, error) {
 	return redial(ctx, func(ctx context.Context) (*siostream.Stream, error) { return sioDial(ctx, url) })
+}
+
+// The two functions below are the driver's only uses of Event's fields
+// and of Emit's promise that the packet has been written when it
+// returns.
+
+// sioServerEvent returns the name of a server event; ok is false for the
+// lifecycle items (connected, disconnected, ...) of the Events channel.
+func sioServerEvent(ev *siostream.Event) (name string, ok bool) {
+	if ev.Kind != siostream.KindEvent {
+		return "", false
+	}
+	return ev.Name, true
+}
+
+// sioSendNow emits event without arguments and returns once its packet
+// has been written to the socket: the server must see it without more
+// packets coming after it.
+func sioSendNow(ctx context.Context, s *siostream.Stream, event string) error {
+	return s.Emit(ctx, event)
 }

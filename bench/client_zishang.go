@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -110,6 +109,8 @@ func zsAckWait(ctx context.Context, s *zsocket.Socket, ev string, args ...any) (
 	}
 }
 
+// zsEmit emits N events from W goroutines, then emits done with an ack:
+// the sink server's reply carries the count of events it read.
 func zsEmit(ctx context.Context, t task) (result, error) {
 	s, err := zsOpen(ctx, t.URL)
 	if err != nil {
@@ -117,27 +118,13 @@ func zsEmit(ctx context.Context, t task) (result, error) {
 	}
 	defer s.Disconnect()
 	payload := payloadString(t.Size)
-	w := max(1, t.Workers)
-	var wg sync.WaitGroup
-	errs := make([]error, w)
+	emit := func(int) error { return s.Emit("ev", payload) }
+	if t.Struct {
+		emit = func(i int) error { return s.Emit("ev", smallStruct{A: i, B: payload}) }
+	}
 	m0 := readMem()
 	start := time.Now()
-	for i := range w {
-		n := t.N / w
-		if i < t.N%w {
-			n++
-		}
-		wg.Go(func() {
-			for range n {
-				if err := s.Emit("ev", payload); err != nil {
-					errs[i] = err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := emitSpread(t.N, t.Workers, emit); err != nil {
 		return result{}, err
 	}
 	reply, err := zsAckWait(ctx, s, "done")
@@ -161,7 +148,7 @@ func zsAck(ctx context.Context, t task) (result, error) {
 	}
 	defer s.Disconnect()
 	payload := payloadString(t.Size)
-	var lat latencies
+	lat := make(latencies, 0, t.N)
 	for i := 0; i < t.Warmup+t.N; i++ {
 		start := time.Now()
 		if _, err := zsAckWait(ctx, s, "ack", payload); err != nil {

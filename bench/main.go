@@ -1,8 +1,10 @@
-// Command bench compares siostream with a bare gobwas/ws read loop (the
-// floor), the zishang520/socket.io Go client and socket.io-client on
-// Node.js, against the same local servers: receive and emit throughput,
-// ack round-trip latency, memory per idle connection, and allocations per
-// received event.
+// Command bench compares siostream with bare gobwas/ws (the floor: the
+// socket work alone, no Socket.IO client), the zishang520/socket.io Go
+// client and socket.io-client on Node.js, against the same local servers:
+// receive and emit throughput, ack round-trip latency, memory and
+// goroutines per idle connection, allocations per received event and per
+// emit, and the size of siostream's Event. After the table it prints where
+// siostream stands against its goals.
 //
 //	go run . -quick                      # every scenario, one short run
 //	go run . -json results.json -chart receive.png
@@ -40,6 +42,7 @@ func run() int {
 		serve     = flag.String("serve", "", "internal: run the load server in `MODE` (flood, echo, sink, idle)")
 		serveN    = flag.Int("serve-n", 0, "internal: flood events per connection")
 		serveSize = flag.Int("serve-size", 64, "internal: flood payload bytes")
+		serveVar  = flag.String("serve-variant", "", "internal: flood variant (ack, recovery)")
 		child     = flag.String("child", "", "internal: run one measurement given as JSON")
 		cpuprof   = flag.String("child-cpuprofile", "", "with -child: write a CPU profile of the measurement to `FILE`")
 		memprof   = flag.String("child-memprofile", "", "with -child: write a heap profile at the end of the measurement to `FILE`")
@@ -59,7 +62,7 @@ func run() int {
 		return 0
 	}
 	if *serve != "" {
-		if err := runServer(serverConfig{Mode: *serve, N: *serveN, Size: *serveSize}); err != nil {
+		if err := runServer(serverConfig{Mode: *serve, N: *serveN, Size: *serveSize, Variant: *serveVar}); err != nil {
 			fmt.Fprintln(os.Stderr, "serve:", err)
 			return 1
 		}

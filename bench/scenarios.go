@@ -7,13 +7,17 @@ import (
 	"os"
 	"slices"
 	"time"
+	"unsafe"
+
+	"github.com/siostream/siostream"
 )
 
 // plan sizes every scenario.
 type plan struct {
 	Runs       int
-	RecvN      map[int]int // payload bytes -> events received
+	RecvN      map[int]int // payload bytes -> events received (the variants use 64)
 	EmitN      int
+	StructN    int // emits of a small struct, for allocations per emit
 	AckN       int
 	AckWarmup  int
 	IdleSio    int // connections for siostream
@@ -26,6 +30,7 @@ func quickPlan() plan {
 		Runs:       1,
 		RecvN:      map[int]int{64: 200_000, 1024: 50_000},
 		EmitN:      50_000,
+		StructN:    20_000,
 		AckN:       2_000,
 		AckWarmup:  200,
 		IdleSio:    10_000,
@@ -38,6 +43,7 @@ func fullPlan() plan {
 		Runs:       5,
 		RecvN:      map[int]int{64: 1_000_000, 1024: 250_000},
 		EmitN:      500_000,
+		StructN:    100_000,
 		AckN:       20_000,
 		AckWarmup:  1_000,
 		IdleSio:    10_000,
@@ -58,7 +64,7 @@ type series struct {
 	Scenario string
 	Client   string
 	Unit     string
-	RatioTo  string // cFloor or cSio
+	RatioTo  string // cFloor, cSio, or "" for none
 	Note     string
 	Values   []float64
 }
@@ -110,13 +116,15 @@ func (b *bench) runAll(ctx context.Context) {
 	for run := 0; run < b.plan.Runs && ctx.Err() == nil; run++ {
 		fmt.Fprintf(os.Stderr, "run %d of %d\n", run+1, b.plan.Runs)
 		if b.wants("receive") {
-			for _, size := range []int{64, 1024} {
-				b.receive(ctx, run, size)
-			}
+			b.receive(ctx, run, 64, "")
+			b.receive(ctx, run, 1024, "")
+			b.receive(ctx, run, 64, floodAck)
+			b.receive(ctx, run, 64, floodRecovery)
 		}
 		if b.wants("emit") {
 			b.emit(ctx, run, 1)
 			b.emit(ctx, run, 8)
+			b.emitStruct(ctx, run)
 		}
 		if b.wants("ack") {
 			b.ack(ctx, run, false)
@@ -126,6 +134,7 @@ func (b *bench) runAll(ctx context.Context) {
 			b.idle(ctx, run)
 		}
 	}
+	b.eventSize()
 }
 
 // clients returns the clients to measure, rotated by run so that no
@@ -179,30 +188,53 @@ func sizeName(n int) string {
 	return fmt.Sprintf("%d B", n)
 }
 
-func (b *bench) receive(ctx context.Context, run, size int) {
+// eventSize adds the size of siostream's Event, which every event in the
+// Events channel's buffer takes whether or not it is in use.
+func (b *bench) eventSize() {
+	b.add("Event size", cSio, "B", "", "unsafe.Sizeof(siostream.Event{})", float64(unsafe.Sizeof(siostream.Event{})))
+}
+
+// variantName is how a flood variant shows in scenario names.
+var variantName = map[string]string{
+	"":            "",
+	floodAck:      ", acks requested",
+	floodRecovery: ", recovery on",
+}
+
+// receive measures one flood: the plain ones with every client, the
+// variants (acks requested, recovery on) with the Go clients only, for
+// their allocations per event.
+func (b *bench) receive(ctx context.Context, run, size int, variant string) {
 	n := b.plan.RecvN[size]
-	srv, err := b.goServer(ctx, serverConfig{Mode: "flood", N: n, Size: size})
+	srv, err := b.goServer(ctx, serverConfig{Mode: "flood", N: n, Size: size, Variant: variant})
 	if err != nil {
 		b.fail(err)
 		return
 	}
 	defer srv.stop()
-	scen := "receive " + sizeName(size)
-	for _, c := range b.clients(run, cFloor, cSio, cZS, cNode) {
+	names := []string{cFloor, cSio, cZS, cNode}
+	if variant != "" {
+		names = names[:3]
+	}
+	suffix := sizeName(size) + variantName[variant]
+	for _, c := range b.clients(run, names...) {
 		t := task{Kind: "receive", URL: srv.URL, N: n, Timeout: 60 + n/10_000}
 		r, err := b.exec(ctx, c, t)
 		if err != nil {
 			b.fail(err)
 			continue
 		}
-		b.add(scen, c, "events/s", cFloor, "N="+groupDigits(int64(n)), float64(r.Events)/r.Seconds)
+		b.add("receive "+suffix, c, "events/s", cFloor, "N="+groupDigits(int64(n)), float64(r.Events)/r.Seconds)
 		if c != cNode {
-			b.add("allocs per event, "+sizeName(size), c, "allocs/event", cSio, "", float64(r.Mallocs)/float64(n))
-			b.add("bytes per event, "+sizeName(size), c, "B/event", cSio, "", float64(r.Bytes)/float64(n))
+			b.add("allocs per event, "+suffix, c, "allocs/event", cSio, "", float64(r.Mallocs)/float64(n))
+			b.add("bytes per event, "+suffix, c, "B/event", cSio, "", float64(r.Bytes)/float64(n))
 		}
 	}
 }
 
+// emit measures emit throughput. The floor uses one goroutine whatever
+// the scenario says; socket.io-client runs only in the one-goroutine
+// scenario (it has one event loop).
 func (b *bench) emit(ctx context.Context, run, workers int) {
 	srv, err := b.goServer(ctx, serverConfig{Mode: "sink"})
 	if err != nil {
@@ -210,9 +242,9 @@ func (b *bench) emit(ctx context.Context, run, workers int) {
 		return
 	}
 	defer srv.stop()
-	names := []string{cSio, cZS, cNode}
+	names := []string{cFloor, cSio, cZS, cNode}
 	if workers > 1 {
-		names = names[:2]
+		names = names[:3]
 	}
 	scen := fmt.Sprintf("emit 64 B, %d goroutine", workers)
 	if workers > 1 {
@@ -226,10 +258,37 @@ func (b *bench) emit(ctx context.Context, run, workers int) {
 			continue
 		}
 		note := "N=" + groupDigits(int64(b.plan.EmitN))
-		if c == cNode {
+		switch c {
+		case cFloor:
+			note += fmt.Sprintf(", one goroutine, written when its %d KiB buffer fills", floorWriteBuffer/1024)
+		case cNode:
 			note += ", one event loop"
 		}
-		b.add(scen, c, "events/s", cSio, note, float64(r.Events)/r.Seconds)
+		b.add(scen, c, "events/s", cFloor, note, float64(r.Events)/r.Seconds)
+	}
+}
+
+// emitStruct counts the allocations of the Go clients per Emit of a small
+// struct, from one goroutine, up to the server's ack of done.
+func (b *bench) emitStruct(ctx context.Context, run int) {
+	srv, err := b.goServer(ctx, serverConfig{Mode: "sink"})
+	if err != nil {
+		b.fail(err)
+		return
+	}
+	defer srv.stop()
+	const size = 16
+	n := b.plan.StructN
+	note := fmt.Sprintf("N=%s, struct{A int; B string} with a %d-byte B, one goroutine", groupDigits(int64(n)), size)
+	for _, c := range b.clients(run, cSio, cZS) {
+		t := task{Kind: "emit", URL: srv.URL, N: n, Size: size, Struct: true, Workers: 1, Timeout: 60 + n/5_000}
+		r, err := b.exec(ctx, c, t)
+		if err != nil {
+			b.fail(err)
+			continue
+		}
+		b.add("allocs per emit, small struct", c, "allocs/emit", cSio, note, float64(r.Mallocs)/float64(n))
+		b.add("bytes per emit, small struct", c, "B/emit", cSio, note, float64(r.Bytes)/float64(n))
 	}
 }
 
@@ -261,8 +320,8 @@ func (b *bench) ack(ctx context.Context, run int, reference bool) {
 		lat := slices.Clone(r.Lat)
 		slices.Sort(lat)
 		note := groupDigits(int64(len(lat))) + " round trips"
-		b.add("ack RTT p50, "+where, c, "µs", cSio, note, percentile(lat, 50))
-		b.add("ack RTT p99, "+where, c, "µs", cSio, note, percentile(lat, 99))
+		b.add("ack RTT p50, "+where, c, "µs", cFloor, note, percentile(lat, 50))
+		b.add("ack RTT p99, "+where, c, "µs", cFloor, note, percentile(lat, 99))
 	}
 }
 
@@ -283,13 +342,16 @@ func (b *bench) idle(ctx context.Context, run int) {
 			b.fail(err)
 			continue
 		}
-		b.add("idle RSS per connection", c, "KiB/conn", cSio, groupDigits(int64(r.Conns))+" connections",
-			float64(r.RSSDelta)/float64(r.Conns)/1024)
-		if c != cNode {
-			b.add("idle Go heap per connection", c, "KiB/conn", cSio, fmt.Sprintf("%s connections; %.1f goroutines and %.1f KiB of stacks per connection",
-				groupDigits(int64(r.Conns)), float64(r.Gor)/float64(r.Conns), float64(r.Stacks)/float64(r.Conns)/1024),
-				float64(r.HeapLive)/float64(r.Conns)/1024)
+		n := float64(r.Conns)
+		note := groupDigits(int64(r.Conns)) + " connections"
+		b.add("idle RSS per connection", c, "KiB/conn", cSio, note, float64(r.RSSDelta)/n/1024)
+		if c == cNode {
+			continue
 		}
+		b.add("idle Go heap per connection", c, "KiB/conn", cSio, note+"; HeapInuse delta after GC", float64(r.HeapLive)/n/1024)
+		b.add("idle goroutines per connection", c, "goroutines/conn", cSio,
+			fmt.Sprintf("%s; %.1f KiB of goroutine stacks per connection", note, float64(r.Stacks)/n/1024),
+			float64(r.Gor)/n)
 	}
 }
 

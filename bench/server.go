@@ -18,10 +18,21 @@ import (
 
 // serverConfig is what the load server does with every connection.
 type serverConfig struct {
-	Mode string // flood, echo, sink or idle
-	N    int    // flood: events per connection
-	Size int    // flood: payload bytes
+	Mode    string // flood, echo, sink or idle
+	N       int    // flood: events per connection
+	Size    int    // flood: payload bytes
+	Variant string // flood: "", floodAck or floodRecovery
 }
+
+// Flood variants.
+const (
+	// floodAck sends every event with an ack id: 42<id>["ev","<payload>"].
+	floodAck = "ack"
+	// floodRecovery turns connection state recovery on: the CONNECT reply
+	// carries a pid and every event a last argument with its offset,
+	// 42["ev","<payload>","<offset>"].
+	floodRecovery = "recovery"
+)
 
 const (
 	// longPing keeps heartbeats out of the throughput and latency runs.
@@ -39,6 +50,11 @@ func runServer(cfg serverConfig) error {
 	case "flood", "echo", "sink", "idle":
 	default:
 		return fmt.Errorf("unknown server mode %q", cfg.Mode)
+	}
+	switch cfg.Variant {
+	case "", floodAck, floodRecovery:
+	default:
+		return fmt.Errorf("unknown flood variant %q", cfg.Variant)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -76,13 +92,37 @@ type loadServer struct {
 	tail     []byte // flood: the done frame
 }
 
-// floodChunks pre-encodes the flood: a chunk of about 256 KiB of
-// identical EVENT frames and the final done frame.
+// floodChunks pre-encodes the flood: a chunk of about 256 KiB of EVENT
+// frames of one length and the final done frame.
 func floodChunks(cfg serverConfig) (chunk []byte, frameLen int, tail []byte) {
-	one := appendServerFrame(nil, ws.OpText, eventFrame("ev", payloadString(cfg.Size)))
-	chunk = bytes.Repeat(one, max(1, (256<<10)/len(one)))
+	payload := payloadString(cfg.Size)
+	frameLen = len(floodFrame(cfg, payload, 0))
+	perChunk := max(1, (256<<10)/frameLen)
+	chunk = make([]byte, 0, perChunk*frameLen)
+	for i := range perChunk {
+		chunk = append(chunk, floodFrame(cfg, payload, i)...)
+	}
+	if len(chunk) != perChunk*frameLen {
+		panic("flood frames differ in length")
+	}
 	tail = appendServerFrame(nil, ws.OpText, []byte(`42["done"]`))
-	return chunk, len(one), tail
+	return chunk, frameLen, tail
+}
+
+// floodFrame is frame i of the flood chunk. Ack ids and offsets have a
+// fixed width, so that every frame has the same length; they repeat from
+// one chunk to the next.
+func floodFrame(cfg serverConfig, payload string, i int) []byte {
+	var msg []byte
+	switch cfg.Variant {
+	case floodAck:
+		msg = appendEventWithID(nil, 1_000_000+i, "ev", payload)
+	case floodRecovery:
+		msg = []byte(fmt.Sprintf(`42["ev","%s","%08d"]`, payload, i))
+	default:
+		msg = eventFrame("ev", payload)
+	}
+	return appendServerFrame(nil, ws.OpText, msg)
 }
 
 func (s *loadServer) handle(nc net.Conn) {
@@ -111,7 +151,7 @@ func (s *loadServer) handle(nc net.Conn) {
 		ping = idlePing
 	}
 	c.write(openPacket(fmt.Sprintf("e%015d", id), int(ping/time.Millisecond), int(pingTimeout/time.Millisecond)))
-	if !c.awaitConnect(id) {
+	if !c.awaitConnect(id, s.cfg.Variant == floodRecovery) {
 		return
 	}
 	switch s.cfg.Mode {
@@ -153,8 +193,9 @@ func (c *serverConn) control(op ws.OpCode, body []byte) error {
 	return c.bw.Flush()
 }
 
-// awaitConnect reads until the client's CONNECT and answers it.
-func (c *serverConn) awaitConnect(id uint64) bool {
+// awaitConnect reads until the client's CONNECT and answers it, with a
+// recovery pid when recovery is on.
+func (c *serverConn) awaitConnect(id uint64, recovery bool) bool {
 	for {
 		op, p, err := c.fr.next()
 		if err != nil {
@@ -165,6 +206,9 @@ func (c *serverConn) awaitConnect(id uint64) bool {
 		}
 		pk := parseSIO(p[1:])
 		reply := fmt.Sprintf(`40%s{"sid":"s%015d"}`, pk.ns, id)
+		if recovery {
+			reply = fmt.Sprintf(`40%s{"sid":"s%015d","pid":"p%015d"}`, pk.ns, id, id)
+		}
 		return c.write([]byte(reply)) == nil
 	}
 }
@@ -279,5 +323,5 @@ func (s *loadServer) idle(c *serverConn) {
 
 // serverArgs renders cfg as the child's command line.
 func serverArgs(cfg serverConfig) []string {
-	return []string{"-serve", cfg.Mode, "-serve-n", itoa(cfg.N), "-serve-size", itoa(cfg.Size)}
+	return []string{"-serve", cfg.Mode, "-serve-n", itoa(cfg.N), "-serve-size", itoa(cfg.Size), "-serve-variant", cfg.Variant}
 }

@@ -13,6 +13,7 @@ import (
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -26,6 +27,7 @@ type task struct {
 	URL     string `json:"url"`
 	N       int    `json:"n"`       // receive: expected events; emit: events; ack: round trips
 	Size    int    `json:"size"`    // emit, ack: payload bytes
+	Struct  bool   `json:"struct"`  // emit: the argument is a smallStruct whose B has Size bytes
 	Workers int    `json:"workers"` // emit: goroutines
 	Warmup  int    `json:"warmup"`  // ack: round trips not measured
 	Conns   int    `json:"conns"`   // idle: connections
@@ -41,10 +43,10 @@ type result struct {
 	Lat      []float64 `json:"lat_us,omitempty"` // ack: round trips, µs
 	RSSDelta int64     `json:"rss_delta,omitempty"`
 	Conns    int       `json:"conns,omitempty"`
-	HeapLive uint64    `json:"heap_live,omitempty"` // Go: heap in use after GC, delta
-	Stacks   uint64    `json:"stacks,omitempty"`    // Go: goroutine stacks, delta
-	Gor      int       `json:"goroutines,omitempty"`
-	Redials  int       `json:"redials,omitempty"` // dials that failed and were made again
+	HeapLive uint64    `json:"heap_live,omitempty"`  // Go: heap in use after GC, delta
+	Stacks   uint64    `json:"stacks,omitempty"`     // Go: goroutine stacks, delta
+	Gor      int       `json:"goroutines,omitempty"` // Go: goroutines added
+	Redials  int       `json:"redials,omitempty"`    // dials that failed and were made again
 	Err      string    `json:"error,omitempty"`
 }
 
@@ -161,13 +163,15 @@ func settle() (rss int64, m runtime.MemStats, err error) {
 func delta(a, b uint64) uint64 { return b - min(a, b) }
 
 // idleMeasure dials t.Conns connections with dial (bounded concurrency),
-// waits, and reports the resident-size delta. The connections are left to
-// the process exit.
+// waits, and reports the deltas of resident size, Go heap in use,
+// goroutine stacks and goroutines. The connections are left to the
+// process exit.
 func idleMeasure(ctx context.Context, t task, dial func(context.Context) error) (result, error) {
 	rss0, m0, err := settle()
 	if err != nil {
 		return result{}, err
 	}
+	g0 := runtime.NumGoroutine()
 	const inFlight = 32
 	sem := make(chan struct{}, inFlight)
 	errc := make(chan error, 1)
@@ -214,7 +218,7 @@ func idleMeasure(ctx context.Context, t task, dial func(context.Context) error) 
 		RSSDelta: rss1 - rss0,
 		HeapLive: delta(m0.HeapInuse, m1.HeapInuse),
 		Stacks:   delta(m0.StackInuse, m1.StackInuse),
-		Gor:      runtime.NumGoroutine(),
+		Gor:      runtime.NumGoroutine() - g0,
 	}, nil
 }
 
@@ -231,6 +235,41 @@ func redial[T any](ctx context.Context, dial func(context.Context) (T, error)) (
 		v, err = dial(ctx)
 	}
 	return v, err
+}
+
+// smallStruct is the argument of the small-struct emit: a value a caller
+// builds for every emit.
+type smallStruct struct {
+	A int    `json:"a"`
+	B string `json:"b"`
+}
+
+// emitSpread calls emit(i) for i in [0, n), spread over workers
+// goroutines (at least one), and returns the errors joined. A worker stops
+// at its first error.
+func emitSpread(n, workers int, emit func(i int) error) error {
+	w := max(1, workers)
+	errs := make([]error, w)
+	var wg sync.WaitGroup
+	first := 0
+	for k := range w {
+		count := n / w
+		if k < n%w {
+			count++
+		}
+		from := first
+		first += count
+		wg.Go(func() {
+			for i := from; i < from+count; i++ {
+				if err := emit(i); err != nil {
+					errs[k] = err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 // latencies records round trips in µs.

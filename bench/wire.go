@@ -90,20 +90,47 @@ func writeServerFrame(w *bufio.Writer, op ws.OpCode, payload []byte) error {
 	return err
 }
 
-// writeClientFrame writes a masked frame (client to server); payload is
-// left unchanged.
-func writeClientFrame(w *bufio.Writer, op ws.OpCode, payload []byte) error {
-	var mask [4]byte
-	rand.Read(mask[:])
-	h := ws.Header{Fin: true, OpCode: op, Masked: true, Mask: mask, Length: int64(len(payload))}
-	if err := ws.WriteHeader(w, h); err != nil {
+// frameWriter writes masked client frames into a bufio.Writer, which
+// goes to the socket only when it fills or on flush. Each frame gets a
+// fresh masking key from crypto/rand, read 256 bytes at a time; the
+// payload is masked in a reused scratch buffer, so the caller's bytes
+// stay as they were. Nothing here allocates once the scratch buffer has
+// grown to the largest frame.
+type frameWriter struct {
+	bw      *bufio.Writer
+	keys    [256]byte
+	nextKey int
+	hdr     [ws.MaxHeaderSize]byte
+	masked  []byte
+}
+
+func newFrameWriter(w io.Writer, size int) *frameWriter {
+	return &frameWriter{bw: bufio.NewWriterSize(w, size), nextKey: 256}
+}
+
+func (w *frameWriter) key() (k [4]byte) {
+	if w.nextKey+len(k) > len(w.keys) {
+		rand.Read(w.keys[:])
+		w.nextKey = 0
+	}
+	copy(k[:], w.keys[w.nextKey:])
+	w.nextKey += len(k)
+	return k
+}
+
+// write buffers one final frame.
+func (w *frameWriter) write(op ws.OpCode, payload []byte) error {
+	h := ws.Header{Fin: true, OpCode: op, Masked: true, Mask: w.key(), Length: int64(len(payload))}
+	if err := ws.WriteHeaderBuffer(w.bw, h, w.hdr[:]); err != nil {
 		return err
 	}
-	masked := append([]byte(nil), payload...)
-	ws.Cipher(masked, mask, 0)
-	_, err := w.Write(masked)
+	w.masked = append(w.masked[:0], payload...)
+	ws.Cipher(w.masked, h.Mask, 0)
+	_, err := w.bw.Write(w.masked)
 	return err
 }
+
+func (w *frameWriter) flush() error { return w.bw.Flush() }
 
 // payloadString returns n bytes of printable ASCII that need no JSON
 // escaping.
@@ -182,6 +209,14 @@ func splitName(data []byte) (name string, rest []byte, ok bool) {
 	rest = make([]byte, 0, len(data)-i+1)
 	rest = append(append(rest, '['), data[i:]...)
 	return name, rest, true
+}
+
+// appendEventWithID appends 42<id>["name","arg"]: an EVENT with one
+// string argument that asks for an ack.
+func appendEventWithID(dst []byte, id int, name, arg string) []byte {
+	dst = strconv.AppendInt(append(dst, "42"...), int64(id), 10)
+	dst = append(append(append(dst, `["`...), name...), `","`...)
+	return append(append(dst, arg...), `"]`...)
 }
 
 func openPacket(sid string, pingInterval, pingTimeout int) []byte {
