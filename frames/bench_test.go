@@ -118,3 +118,21 @@ func BenchmarkResolveValue(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParseStringEvent parses the event shape of the receive
+// benchmarks: one string argument of 64 B and of 1 KiB.
+func BenchmarkParseStringEvent(b *testing.B) {
+	for _, n := range []int{64, 1024} {
+		payload := []byte(`2["ev","` + strings.Repeat("x", n) + `"]`)
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(payload)))
+			var p Packet
+			for b.Loop() {
+				if err := ParsePacket(payload, &p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

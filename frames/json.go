@@ -236,7 +236,12 @@ func scanString(buf []byte, i int) (int, error) {
 		return i, syntaxError(ErrInvalidJSON, buf, i)
 	}
 	for j := i + 1; j < len(buf); {
-		j = skipPlain8(buf, j)
+		if start := j; len(buf)-j <= 128 {
+			j = skipPlain8(buf, j)
+		} else if j = skipPlain8(buf[:j+64], j); j == start+64 {
+			// 64 plain bytes: a long run, where the vectorised scan pays.
+			j = skipPlain8(buf, skipLong(buf, j))
+		}
 		for j < len(buf) && plainStringByte[buf[j]] {
 			j++
 		}
@@ -255,6 +260,47 @@ func scanString(buf []byte, i int) (int, error) {
 		}
 	}
 	return len(buf), syntaxError(ErrInvalidJSON, buf, len(buf))
+}
+
+// skipLong skips the plain bytes of a long string from j with the
+// vectorised bytes.IndexByte: the next quote, then no backslash before it,
+// then no control byte. It returns j when the run is not plain all the way
+// to a quote, for the word-at-a-time scan to take over.
+func skipLong(buf []byte, j int) int {
+	end := len(buf)
+	if q := bytes.IndexByte(buf[j:], '"'); q >= 0 {
+		end = j + q
+	}
+	if seg := buf[j:end]; bytes.IndexByte(seg, '\\') < 0 && !hasControl(seg) {
+		return end
+	}
+	return j
+}
+
+// hasControl reports whether b holds a byte below 0x20, four words at a
+// time.
+func hasControl(b []byte) bool {
+	i := 0
+	for ; i+32 <= len(b); i += 32 {
+		w0 := binary.LittleEndian.Uint64(b[i:])
+		w1 := binary.LittleEndian.Uint64(b[i+8:])
+		w2 := binary.LittleEndian.Uint64(b[i+16:])
+		w3 := binary.LittleEndian.Uint64(b[i+24:])
+		if (below(w0, 0x20)|below(w1, 0x20)|below(w2, 0x20)|below(w3, 0x20))&highs != 0 {
+			return true
+		}
+	}
+	for ; i+8 <= len(b); i += 8 {
+		if below(binary.LittleEndian.Uint64(b[i:]), 0x20)&highs != 0 {
+			return true
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] < 0x20 {
+			return true
+		}
+	}
+	return false
 }
 
 // skipPlain8 skips whole 8-byte words holding no quote, backslash or
