@@ -86,17 +86,34 @@ func (d *delivery) waiting() int {
 }
 
 func (d *delivery) fits(size int) bool {
-	w := d.waiting()
+	// inCh.bytes only ever overcounts (the consumer may have taken some):
+	// look at the channel only when the cheap bound says no.
+	w := d.q.bytes + d.inCh.bytes + d.held.bytes + d.inflight
+	if w == 0 || w+size <= d.budget {
+		return true
+	}
+	w = d.waiting()
 	return w == 0 || w+size <= d.budget
 }
 
 // push delivers a server event, applying the policy beyond the budget.
 // It returns ErrSlowConsumer under DisconnectSlowConsumer, and waited when
 // it stopped for room (the caller then restarts the heartbeat clock).
-func (d *delivery) push(ev Event, size int) (waited bool, err error) {
+func (d *delivery) push(ev *Event, size int) (waited bool, err error) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	d.received++
+	// The common case: nothing waits behind the channel, the budget holds
+	// and the channel has room.
+	if !d.pumping && !d.handing && d.q.n == 0 && d.drops == 0 && !d.done() && d.fits(size) {
+		select {
+		case d.ch <- *ev:
+			d.sent(size, true)
+			d.mu.Unlock()
+			return false, nil
+		default:
+		}
+	}
+	defer d.mu.Unlock()
 	for !d.done() && !d.fits(size) {
 		switch d.policy {
 		case DropNewest:
@@ -130,7 +147,7 @@ func (d *delivery) push(ev Event, size int) (waited bool, err error) {
 		d.dropped++
 		return waited, nil
 	}
-	it := queued{d.withDrops(ev), size}
+	it := queued{d.withDrops(*ev), size}
 	if d.pumping || d.q.len() > 0 {
 		d.q.push(it.ev, it.size)
 		d.startPump()
@@ -179,8 +196,7 @@ func (d *delivery) handoff(it queued) bool {
 	d.mu.Lock()
 	d.handing, d.inflight = false, 0
 	if sent {
-		d.inCh.push(it.size)
-		d.inCh.retire(len(d.ch))
+		d.sent(it.size, false) // counted as delivered already
 		return true
 	}
 	d.delivered--
@@ -205,7 +221,7 @@ func (d *delivery) hold(ev Event, size int) (waited bool, err error) {
 	}
 	d.releaseLocked()
 	d.mu.Unlock()
-	return d.push(ev, size)
+	return d.push(&ev, size)
 }
 
 // release delivers the held events.
@@ -346,7 +362,7 @@ func (d *delivery) startPump() {
 func (d *delivery) trySend(it queued) bool {
 	select {
 	case d.ch <- it.ev:
-		d.sent(it)
+		d.sent(it.size, it.ev.Kind == KindEvent)
 		return true
 	default:
 		return false
@@ -354,10 +370,12 @@ func (d *delivery) trySend(it queued) bool {
 }
 
 // sent accounts for an event now in the channel. Called with mu held.
-func (d *delivery) sent(it queued) {
-	d.inCh.push(it.size)
-	d.inCh.retire(len(d.ch))
-	if it.ev.Kind == KindEvent {
+func (d *delivery) sent(size int, server bool) {
+	if d.inCh.full() {
+		d.inCh.retire(len(d.ch) - 1) // the event just sent is in it
+	}
+	d.inCh.push(size)
+	if server {
 		d.delivered++
 	}
 }
@@ -410,8 +428,7 @@ func (d *delivery) pump() {
 		}
 		d.mu.Lock()
 		d.inflight = 0
-		d.inCh.push(it.size)
-		d.inCh.retire(len(d.ch))
+		d.sent(it.size, false) // counted as delivered already
 		d.wakeReader()
 	}
 	d.q.shrink()
@@ -566,6 +583,8 @@ type sizeRing struct {
 	bytes int
 }
 
+func (r *sizeRing) full() bool { return r.n == len(r.sizes) }
+
 func (r *sizeRing) push(size int) {
 	s := int32(min(size, 1<<31-1))
 	r.sizes[(r.head+r.n)%len(r.sizes)] = s
@@ -576,7 +595,7 @@ func (r *sizeRing) push(size int) {
 // retire forgets the oldest entries beyond the inChan events still in the
 // channel: the consumer has taken them.
 func (r *sizeRing) retire(inChan int) {
-	for r.n > inChan {
+	for r.n > max(inChan, 0) {
 		r.bytes -= int(r.sizes[r.head])
 		r.head = (r.head + 1) % len(r.sizes)
 		r.n--

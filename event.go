@@ -1,6 +1,7 @@
 package siostream
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -246,11 +247,12 @@ const eventBytes = int(unsafe.Sizeof(Event{})) + 64
 // lifecycleBytes is what a lifecycle event holds, for the budget.
 const lifecycleBytes = eventBytes + int(unsafe.Sizeof(eventMore{}))
 
-// buildEvent makes a KindEvent that owns its bytes in one allocation:
+// buildEvent makes ev a KindEvent that owns its bytes in one allocation:
 // meta (when the event asks for an ack or carries an offset), the name,
 // the offset, then the args in brackets. rawName and rawOffset are JSON
-// string bodies (escaped); list is the args without brackets.
-func buildEvent(rawName, rawOffset, list []byte, ack bool, id uint64) (Event, error) {
+// string bodies (escaped); list is the args without brackets. It writes
+// into *ev rather than returning the 64-byte Event, a copy less per event.
+func buildEvent(ev *Event, rawName, rawOffset, list []byte, ack bool, id uint64) error {
 	withMeta := ack || rawOffset != nil
 	n := len(rawName) + len(rawOffset) + len(list) + 2
 	start := 0
@@ -266,23 +268,34 @@ func buildEvent(rawName, rawOffset, list []byte, ack bool, id uint64) (Event, er
 		buf = make([]byte, pad+start, pad+n)[pad:]
 	}
 	var err error
-	if buf, err = frames.AppendUnquote(buf, rawName); err != nil {
-		return Event{}, err
+	if buf, err = appendUnquote(buf, rawName); err != nil {
+		return err
 	}
 	nameEnd := len(buf)
-	if buf, err = frames.AppendUnquote(buf, rawOffset); err != nil {
-		return Event{}, err
+	if buf, err = appendUnquote(buf, rawOffset); err != nil {
+		return err
 	}
 	offEnd := len(buf)
 	buf = append(append(append(buf, '['), list...), ']')
-	ev := Event{Kind: KindEvent, Name: bytesString(buf[start:nameEnd]), Args: buf[offEnd:len(buf):len(buf)]}
+	ev.Kind = KindEvent
+	ev.Name = bytesString(buf[start:nameEnd])
+	ev.Args = buf[offEnd:len(buf):len(buf)]
 	if withMeta {
 		m := (*eventMeta)(unsafe.Pointer(unsafe.SliceData(buf)))
 		m.ackID, m.hasAck = id, ack
 		m.nameLen, m.offLen = uint32(nameEnd-start), uint32(offEnd-nameEnd)
 		ev.meta = m
 	}
-	return ev, nil
+	return nil
+}
+
+// appendUnquote decodes a JSON string body. The engine has checked that
+// text frames are UTF-8, so a body without escapes is copied as it is.
+func appendUnquote(dst, raw []byte) ([]byte, error) {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return append(dst, raw...), nil
+	}
+	return frames.AppendUnquote(dst, raw)
 }
 
 // bytesString views b as a string. b must never change afterwards: the

@@ -36,7 +36,7 @@ type Manager struct {
 	ctx      context.Context // cancelled by Close: ends every dial and wait
 	cancel   context.CancelFunc
 
-	routes     atomic.Pointer[map[string]*Stream] // copy of streams for the reader
+	routes     atomic.Pointer[routeTable] // copy of streams for the reader
 	reconnects atomic.Uint64
 
 	// mu guards the fields below. Lock order: mu, then Stream.mu.
@@ -132,7 +132,7 @@ func NewManager(rawURL string, opts Options) (*Manager, error) {
 	}
 	m := &Manager{opts: o, endpoint: ep, limits: frames.Limits{MaxAttachments: o.MaxAttachments}, streams: map[string]*Stream{}}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
-	m.routes.Store(&map[string]*Stream{})
+	m.routes.Store(&routeTable{})
 	return m, nil
 }
 
@@ -301,30 +301,47 @@ func dialError(err error) error {
 	return fmt.Errorf("siostream: %w", err)
 }
 
+// routeTable is the reader's copy of the streams: the main namespace's
+// apart, the others in a short list (a Manager holds a few).
+type routeTable struct {
+	main   *Stream
+	others []*Stream
+}
+
 // publishRoutes gives the reader a fresh copy of the streams. Called with
 // mu held.
 func (m *Manager) publishRoutes() {
-	r := make(map[string]*Stream, len(m.streams))
-	for k, v := range m.streams {
-		r[k] = v
+	r := &routeTable{}
+	for ns, st := range m.streams {
+		if ns == "/" {
+			r.main = st
+		} else {
+			r.others = append(r.others, st)
+		}
 	}
-	m.routes.Store(&r)
+	m.routes.Store(r)
 }
 
 func (m *Manager) route(ns []byte) *Stream {
-	if len(ns) == 0 {
-		return (*m.routes.Load())["/"]
+	r := m.routes.Load()
+	if len(ns) == 0 || (len(ns) == 1 && ns[0] == '/') {
+		return r.main
 	}
-	return (*m.routes.Load())[string(ns)]
+	for _, st := range r.others {
+		if st.ns == string(ns) {
+			return st
+		}
+	}
+	return nil
 }
 
 func (m *Manager) snapshot() []*Stream {
-	routes := *m.routes.Load()
-	list := make([]*Stream, 0, len(routes))
-	for _, st := range routes {
-		list = append(list, st)
+	r := m.routes.Load()
+	list := make([]*Stream, 0, len(r.others)+1)
+	if r.main != nil {
+		list = append(list, r.main)
 	}
-	return list
+	return append(list, r.others...)
 }
 
 // current returns the live connection, or nil.

@@ -151,8 +151,8 @@ func (st *Stream) onEvent(l *link, pkt *frames.Packet, atts [][]byte) error {
 			return protoErr("socket.io", err)
 		}
 	}
-	ev, err := buildEvent(rawName, rawOffset, rest, pkt.HasID, pkt.ID)
-	if err != nil {
+	var ev Event
+	if err := buildEvent(&ev, rawName, rawOffset, rest, pkt.HasID, pkt.ID); err != nil {
 		return protoErr("socket.io", err)
 	}
 	size := eventBytes + len(ev.Name) + len(ev.Args)
@@ -174,7 +174,7 @@ func (st *Stream) onEvent(l *link, pkt *frames.Packet, atts [][]byte) error {
 		if off := ev.Offset(); off != "" {
 			st.setOffset(off) // handed over: a recovery need not replay it
 		}
-		waited, err = st.d.push(ev, size)
+		waited, err = st.d.push(&ev, size)
 	} else {
 		waited, err = st.d.hold(ev, size)
 	}

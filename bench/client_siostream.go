@@ -93,7 +93,7 @@ func sioEmit(ctx context.Context, t task) (result, error) {
 	}
 	r := result{Events: t.N, Seconds: time.Since(start).Seconds()}
 	r.setMem(m0, readMem())
-	got, err := sinkCount(raw)
+	got, err := sinkCount(raw.Args)
 	if err != nil {
 		return r, err
 	}
@@ -148,5 +148,8 @@ func sioServerEvent(ev *siostream.Event) (name string, ok bool) {
 // has been written to the socket: the server must see it without more
 // packets coming after it.
 func sioSendNow(ctx context.Context, s *siostream.Stream, event string) error {
-	return s.Emit(ctx, event)
+	if err := s.Emit(ctx, event); err != nil {
+		return err
+	}
+	return s.Flush(ctx)
 }

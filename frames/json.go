@@ -98,11 +98,59 @@ func validValue(buf []byte, i, maxDepth int) (start, end int, err error) {
 // scanValue scans the JSON value starting exactly at buf[i] and returns the
 // index just past it.
 func scanValue(buf []byte, i, maxDepth int) (int, error) {
+	if i < len(buf) && buf[i] == '[' && maxDepth > 0 {
+		if end, ok := scanFlat(buf, i); ok {
+			return end, nil
+		}
+	}
 	if i < len(buf) && (buf[i] == '{' || buf[i] == '[') {
 		return scanNested(buf, i, maxDepth)
 	}
 	end, _, err := scanOne(buf, i, nil)
 	return end, err
+}
+
+// scanFlat scans an array of scalars (strings, numbers, literals), the
+// common shape of an event, without the machinery for nesting. It reports
+// false for anything else, nested or malformed alike, and the general
+// scanner starts over (and words any error).
+func scanFlat(buf []byte, i int) (int, bool) {
+	j := skipSpace(buf, i+1)
+	if j < len(buf) && buf[j] == ']' {
+		return j + 1, true
+	}
+	for j < len(buf) {
+		var err error
+		switch buf[j] {
+		case '{', '[':
+			return j, false
+		case '"':
+			j, err = scanString(buf, j)
+		case 't':
+			j, _, err = scanLiteral(buf, j, "true")
+		case 'f':
+			j, _, err = scanLiteral(buf, j, "false")
+		case 'n':
+			j, _, err = scanLiteral(buf, j, "null")
+		default:
+			j, err = scanNumber(buf, j)
+		}
+		if err != nil {
+			return j, false
+		}
+		if j = skipSpace(buf, j); j >= len(buf) {
+			return j, false
+		}
+		switch buf[j] {
+		case ']':
+			return j + 1, true
+		case ',':
+			j = skipSpace(buf, j+1)
+		default:
+			return j, false
+		}
+	}
+	return j, false
 }
 
 // scanNested scans an array or object. It is iterative: nesting costs one

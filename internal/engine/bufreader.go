@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"encoding/binary"
 	"io"
 
 	"github.com/gobwas/ws"
@@ -53,6 +54,39 @@ func (b *bufReader) Read(p []byte) (int, error) {
 	n := copy(p, b.buf[b.r:b.w])
 	b.r += n
 	return n, nil
+}
+
+// header parses the next frame header when it is buffered whole and
+// unmasked with a length below 65536 (what servers send); else it
+// reports false and leaves the bytes for ws.ReadHeaderBuffer.
+func (b *bufReader) header() (ws.Header, bool) {
+	p := b.buf[b.r:b.w]
+	if len(p) < 2 || p[1]&0x80 != 0 {
+		return ws.Header{}, false
+	}
+	h := ws.Header{Fin: p[0]&0x80 != 0, Rsv: (p[0] & 0x70) >> 4, OpCode: ws.OpCode(p[0] & 0x0f)}
+	switch n := p[1] & 0x7f; {
+	case n < 126:
+		h.Length = int64(n)
+		b.r += 2
+	case n == 126 && len(p) >= 4:
+		h.Length = int64(binary.BigEndian.Uint16(p[2:4]))
+		b.r += 4
+	default:
+		return ws.Header{}, false
+	}
+	return h, true
+}
+
+// take returns the next n bytes when they are buffered already, as a view
+// valid until the next read.
+func (b *bufReader) take(n int) ([]byte, bool) {
+	if b.w-b.r < n {
+		return nil, false
+	}
+	p := b.buf[b.r : b.r+n : b.r+n]
+	b.r += n
+	return p, true
 }
 
 // fill reads once into the empty buffer, resizing it first from how the

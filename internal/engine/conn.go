@@ -206,7 +206,11 @@ func (c *Conn) readMessage() (ws.OpCode, []byte, error) {
 	var compressed bool
 	c.buf = c.buf[:0]
 	for {
-		h, err := ws.ReadHeaderBuffer(c.br, c.hdr[:])
+		h, ok := c.br.header()
+		var err error
+		if !ok {
+			h, err = ws.ReadHeaderBuffer(c.br, c.hdr[:])
+		}
 		if errors.Is(err, ws.ErrHeaderLengthMSB) || errors.Is(err, ws.ErrHeaderLengthUnexpected) {
 			return 0, nil, protoErr("websocket", err)
 		}
@@ -225,8 +229,14 @@ func (c *Conn) readMessage() (ws.OpCode, []byte, error) {
 			}
 			continue
 		}
+		first := op == 0
 		if op, err = nextOp(op, h.OpCode); err != nil {
 			return 0, nil, protoErr("websocket", err)
+		}
+		if first && h.Fin && !compressed && h.Length <= c.limit {
+			if p, ok := c.br.take(int(h.Length)); ok {
+				return op, p, nil // already buffered: no copy
+			}
 		}
 		if err := c.readPayload(h.Length); err != nil {
 			return 0, nil, err
