@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -50,8 +49,9 @@ type Conn struct {
 	paused  chan struct{} // non-nil while reading is paused
 	nsps    map[string]*nsState
 	waiters map[string]chan struct{}
-	acks    map[ackKey]chan json.RawMessage
+	acks    map[ackKey]chan *Received
 	nextAck uint64
+	value   any
 }
 
 // nsState is the client's connection to one namespace.
@@ -83,7 +83,7 @@ func newConn(s *Server, raw, nc net.Conn) *Conn {
 		closed:      make(chan struct{}),
 		nsps:        make(map[string]*nsState),
 		waiters:     make(map[string]chan struct{}),
-		acks:        make(map[ackKey]chan json.RawMessage),
+		acks:        make(map[ackKey]chan *Received),
 	}
 }
 
@@ -153,6 +153,21 @@ func (c *Conn) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.err
+}
+
+// Value returns the value last stored by [Conn.SetValue], nil before.
+func (c *Conn) Value() any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.value
+}
+
+// SetValue stores v with the connection, for code that keeps its own
+// state per connection (a wrapper, for example); the server never reads it.
+func (c *Conn) SetValue(v any) {
+	c.mu.Lock()
+	c.value = v
+	c.mu.Unlock()
 }
 
 // Received returns every packet the client sent after the open packet:

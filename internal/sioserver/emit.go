@@ -44,6 +44,17 @@ func (c *Conn) Emit(ns, event string, args ...any) error {
 // arguments, binary ones as base64 strings. It returns ctx.Err() when ctx
 // ends first and ErrClosed when the connection ends first.
 func (c *Conn) EmitWithAck(ctx context.Context, ns, event string, args ...any) (json.RawMessage, error) {
+	r, err := c.EmitWithAckReply(ctx, ns, event, args...)
+	if err != nil {
+		return nil, err
+	}
+	return r.Args, nil
+}
+
+// EmitWithAckReply is [Conn.EmitWithAck] returning the client's whole ACK
+// or BINARY_ACK packet: its Args as EmitWithAck returns them, and its
+// Attachments. The packet is also delivered by [Conn.Received].
+func (c *Conn) EmitWithAckReply(ctx context.Context, ns, event string, args ...any) (*Received, error) {
 	m, err := encodeArgs(args)
 	if err != nil {
 		return nil, err
@@ -54,8 +65,8 @@ func (c *Conn) EmitWithAck(ctx context.Context, ns, event string, args ...any) (
 		return nil, err
 	}
 	select {
-	case res := <-ch:
-		return res, nil
+	case r := <-ch:
+		return r, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	case <-c.closed:
@@ -125,8 +136,8 @@ func ackFrame(ns string, id uint64, m encoded) []byte {
 }
 
 // newAck registers a pending acknowledgement on ns.
-func (c *Conn) newAck(ns string) (ackKey, chan json.RawMessage) {
-	ch := make(chan json.RawMessage, 1)
+func (c *Conn) newAck(ns string) (ackKey, chan *Received) {
+	ch := make(chan *Received, 1)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	key := ackKey{ns: ns, id: c.nextAck}

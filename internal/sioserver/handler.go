@@ -5,19 +5,24 @@ import "github.com/siostream/siostream/frames"
 // DefaultHandler is the handler used when [Options.Handler] is nil:
 //   - "disconnect-me" sends DISCONNECT for the event's namespace;
 //   - "drop-me" closes the TCP connection abruptly ([Conn.Drop]);
-//   - "echo" emits "echo" back with the same arguments (binary ones as
-//     binary attachments again);
-//   - any other event that carries an ack id, "echo" included, is
-//     acknowledged with its own arguments.
+//   - any other event is handled by [EchoHandler].
 func DefaultHandler(c *Conn, ev *Received) {
 	switch ev.Name {
 	case "disconnect-me":
 		_ = c.Disconnect(ev.Namespace)
-		return
 	case "drop-me":
 		c.Drop()
-		return
-	case "echo":
+	default:
+		EchoHandler(c, ev)
+	}
+}
+
+// EchoHandler emits "echo" events back as "echo" with the same arguments
+// (binary ones as binary attachments again), and acknowledges every event
+// that carries an ack id, "echo" included, with its own arguments. Write
+// errors are ignored: they end the connection.
+func EchoHandler(c *Conn, ev *Received) {
+	if ev.Name == "echo" {
 		_ = c.emitEncoded(ev.Namespace, "echo", rawArgs(ev), 0, false)
 	}
 	if ev.HasID {

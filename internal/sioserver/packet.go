@@ -215,7 +215,7 @@ func (c *Conn) onAck(ev *Received) error {
 	delete(c.acks, ackKey{ns: ev.Namespace, id: ev.ID})
 	c.mu.Unlock()
 	if ch != nil {
-		ch <- args
+		ch <- ev
 	}
 	return nil
 }

@@ -833,3 +833,73 @@ func selfSigned(t *testing.T) *tls.Config {
 	cert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 	return &tls.Config{Certificates: []tls.Certificate{cert}}
 }
+
+func TestEmitWithAckReply(t *testing.T) {
+	s := newServer(t, Options{})
+	tc := dialOpen(t, s)
+	c := accept(t, s)
+	tc.connect("/admin", "")
+	type result struct {
+		r   *Received
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), readTimeout)
+		defer cancel()
+		r, err := c.EmitWithAckReply(ctx, "/admin", "give", 1)
+		done <- result{r, err}
+	}()
+	tc.expect(`42/admin,0["give",1]`)
+	tc.send(`461-/admin,0["ok",{"_placeholder":true,"num":0}]`)
+	tc.sendBinary([]byte{0xff, 0})
+	res := <-done
+	if res.err != nil {
+		t.Fatalf(
+			"EmitWithAckReply: %v",
+			res.err,
+		)
+	}
+	r := res.r
+	if r.Type != frames.BinaryAck || r.Namespace != "/admin" || !r.HasID || r.ID != 0 ||
+		string(r.Args) != `["ok","/wA="]` || len(r.Attachments) != 1 || string(r.Attachments[0]) != "\xff\x00" {
+		t.Fatalf(
+			"reply %+v, args %s",
+			r, r.Args,
+		)
+	}
+}
+
+func TestEchoHandlerHasNoCommands(t *testing.T) {
+	s := newServer(t, Options{Handler: EchoHandler})
+	tc := dialOpen(t, s)
+	c := accept(t, s)
+	tc.connect("/", "")
+	tc.send(`421["drop-me","x"]`)
+	tc.expect(`431["x"]`)
+	tc.send(`42["disconnect-me"]`)
+	tc.send(`42["echo",{"a":1}]`)
+	tc.expect(`42["echo",{"a":1}]`)
+	if !c.Connected("/") {
+		t.Fatal("EchoHandler ran a DefaultHandler command")
+	}
+}
+
+func TestValue(t *testing.T) {
+	s := newServer(t, Options{})
+	dialOpen(t, s)
+	c := accept(t, s)
+	if v := c.Value(); v != nil {
+		t.Fatalf(
+			"Value before SetValue = %v",
+			v,
+		)
+	}
+	c.SetValue("mine")
+	if v := c.Value(); v != "mine" {
+		t.Fatalf(
+			"Value = %v, want mine",
+			v,
+		)
+	}
+}
