@@ -2,7 +2,10 @@
 // for the SDK's WebSocket dialer, with the behaviour users of net/http
 // expect.
 //
-//	p, _ := url.Parse("http://alice:secret@proxy.example.com:3128")
+//	p, err := proxy.FromEnvironment(endpoint) // HTTP_PROXY, HTTPS_PROXY, NO_PROXY
+//	if err != nil {
+//		return err
+//	}
 //	conn, err := proxy.Dial(ctx, p, "chat.example.com:443", proxy.Dialer{})
 //
 // # Schemes
