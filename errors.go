@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
+	"time"
 
 	"github.com/siostream/siostream/internal/engine"
 )
@@ -62,10 +65,48 @@ var (
 	// ErrRetriesExhausted fails an at-least-once emit that the server did
 	// not acknowledge after Options.Retries resends.
 	ErrRetriesExhausted = errors.New("siostream: no ack after all retries")
+	// ErrUnknownNamespace is matched by the *ConnectError of a server that
+	// has no such namespace (as opposed to one that refused the auth).
+	ErrUnknownNamespace = errors.New("siostream: unknown namespace")
 	// ErrReconnectFailed ends a stream after MaxReconnectAttempts failed
 	// attempts in a row.
 	ErrReconnectFailed = errors.New("siostream: reconnection attempts exhausted")
 )
+
+// DialError reports a connection that could not be set up: the step that
+// failed, the endpoint tried (without credentials or query) and, for a
+// refused WebSocket upgrade, the HTTP status. Its text says what to
+// check. Match the cause with errors.Is (context.DeadlineExceeded,
+// ErrJoinTimeout, ...).
+type DialError struct {
+	// Step is "TCP connect", "TLS handshake", "WebSocket upgrade",
+	// "Engine.IO open" or "Socket.IO CONNECT".
+	Step string
+	// URL is the endpoint tried.
+	URL string
+	// Status is the HTTP status of a refused WebSocket upgrade, else 0.
+	Status int
+	// Timeout is Options.ConnectTimeout when it ran out, else 0.
+	Timeout time.Duration
+	Err     error
+}
+
+func (e *DialError) Error() string {
+	switch {
+	case e.Status != 0:
+		return fmt.Sprintf("siostream: no Socket.IO endpoint at %s: the WebSocket upgrade got HTTP %d %s (check the URL and Options.Path)",
+			e.URL, e.Status, http.StatusText(e.Status))
+	case e.Timeout > 0 && e.Step == "Socket.IO CONNECT":
+		return fmt.Sprintf("siostream: no CONNECT reply from %s within Options.ConnectTimeout (%v)", e.URL, e.Timeout)
+	case e.Timeout > 0:
+		return fmt.Sprintf("siostream: %s to %s took longer than Options.ConnectTimeout (%v)", e.Step, e.URL, e.Timeout)
+	case e.Step == string(engine.StepUpgrade) && (errors.Is(e.Err, io.EOF) || errors.Is(e.Err, io.ErrUnexpectedEOF)):
+		return fmt.Sprintf("siostream: %s closed the connection during the WebSocket upgrade: is it a Socket.IO server, at this path? (check the URL and Options.Path)", e.URL)
+	}
+	return fmt.Sprintf("siostream: %s to %s: %v", e.Step, e.URL, e.Err)
+}
+
+func (e *DialError) Unwrap() error { return e.Err }
 
 // ConnectError is the server's refusal of a namespace CONNECT
 // (a CONNECT_ERROR packet), carrying what its middleware said.
@@ -76,7 +117,15 @@ type ConnectError struct {
 	Data json.RawMessage
 }
 
+// Is makes a refusal for an unknown namespace match ErrUnknownNamespace.
+func (e *ConnectError) Is(target error) bool {
+	return target == ErrUnknownNamespace && e.Message == "Invalid namespace"
+}
+
 func (e *ConnectError) Error() string {
+	if e.Message == "Invalid namespace" && len(e.Data) == 0 {
+		return fmt.Sprintf("siostream: the server has no namespace %s (it answered %q): check Options.Namespace or the URL's path", e.Namespace, e.Message)
+	}
 	if len(e.Data) == 0 {
 		return fmt.Sprintf("siostream: connect to %s refused: %s", e.Namespace, e.Message)
 	}

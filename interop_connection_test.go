@@ -109,7 +109,7 @@ func TestInteropURLForms(t *testing.T) {
 		{name: "http with engine path", url: "http://" + addr + "/socket.io/"},
 		{name: "ws with engine path", url: "ws://" + addr + "/socket.io/"},
 		{name: "Options.Path", url: "http://" + addr, path: "/socket.io/"},
-		{name: "Options.Path over URL path", url: "http://" + addr + "/elsewhere/", path: "/socket.io/"},
+		{name: "URL path as the namespace", url: "http://" + addr + "/realtime", path: "/socket.io/"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

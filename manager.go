@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -11,6 +13,7 @@ import (
 
 	"github.com/siostream/siostream/frames"
 	"github.com/siostream/siostream/internal/engine"
+	"github.com/siostream/siostream/internal/proxy"
 )
 
 // Manager is one Engine.IO connection shared by the Streams of several
@@ -120,11 +123,23 @@ func (r *runState) stopped() bool {
 // NewManager prepares a connection to the Socket.IO server at rawURL (http,
 // https, ws or wss; the query is kept). Nothing is dialled until the first
 // Dial. It takes the connection fields of opts and fails with ErrOptions
-// for a namespace field, which belongs to Manager.Dial.
+// for a namespace field, which belongs to Manager.Dial, and for a URL path
+// that names a namespace (the Engine.IO path is Options.Path).
 func NewManager(rawURL string, opts Options) (*Manager, error) {
 	if err := opts.checkConn(); err != nil {
 		return nil, err
 	}
+	ns, err := urlNamespace(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	if ns != "" {
+		return nil, fmt.Errorf("%w: NewManager: the URL's path %s names a namespace: give it to Manager.Dial as Options.Namespace (Options.Path sets the Engine.IO path)", ErrOptions, ns)
+	}
+	return newManager(rawURL, opts)
+}
+
+func newManager(rawURL string, opts Options) (*Manager, error) {
 	o := opts.withDefaults()
 	ep, err := endpointURL(rawURL, o.Path)
 	if err != nil {
@@ -157,10 +172,59 @@ func (m *Manager) Dial(ctx context.Context, opts Options) (*Stream, error) {
 	return st, nil
 }
 
+// Open joins the namespace opts.Namespace like Dial, but returns the
+// Stream at once and connects in the background (see the package function
+// Open). It fails only for options given where they have no effect, a
+// namespace already joined, or a closed Manager.
+func (m *Manager) Open(opts Options) (*Stream, error) {
+	if err := opts.checkStream(); err != nil {
+		return nil, err
+	}
+	st := newStream(m, opts.withDefaults())
+	st.state = streamReconnecting // joins on the next connection; attempts are reported
+	m.mu.Lock()
+	if m.state == managerClosed {
+		m.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if _, dup := m.streams[st.ns]; dup {
+		m.mu.Unlock()
+		return nil, fmt.Errorf("siostream: namespace %s already joined on this manager", st.ns)
+	}
+	m.streams[st.ns] = st
+	m.publishRoutes()
+	var l *link
+	switch m.state {
+	case managerIdle:
+		r := newRunState(m.ctx)
+		m.run = r
+		m.setState(managerReconnecting)
+		go m.read(r, nil)
+	case managerConnected:
+		l = m.link
+	}
+	m.mu.Unlock()
+	if l != nil {
+		go st.joinLater(l) // Open does not wait; the join goes out from here
+	}
+	return st, nil
+}
+
+// joinLater sends the CONNECT of a stream Open added to a live connection.
+func (st *Stream) joinLater(l *link) {
+	ctx, cancel := context.WithTimeout(st.m.ctx, st.m.opts.ConnectTimeout)
+	defer cancel()
+	if err := st.m.waitLeft(ctx, st.ns); err == nil {
+		if err := st.sendConnect(ctx, l); err != nil && !errors.Is(err, ErrClosed) {
+			st.lifecycle(*lifecycleEvent(KindConnectError, eventMore{err: err, attempt: 1}))
+		}
+	}
+}
+
 // join registers st, sends its CONNECT (dialling first when no
 // connection is there) and waits for the answer.
 func (m *Manager) join(ctx context.Context, st *Stream) error {
-	ctx, cancel := context.WithTimeout(ctx, m.opts.ConnectTimeout)
+	ctx, cancel := context.WithTimeoutCause(ctx, m.opts.ConnectTimeout, errConnectTimeout)
 	defer cancel()
 	defer context.AfterFunc(m.ctx, cancel)()
 	l, first, wait, err := m.register(st)
@@ -192,6 +256,10 @@ func (m *Manager) join(ctx context.Context, st *Stream) error {
 	case err := <-st.joined:
 		return err
 	case <-ctx.Done():
+		if context.Cause(ctx) == errConnectTimeout && m.ctx.Err() == nil {
+			return &DialError{Step: "Socket.IO CONNECT", URL: engine.Redact(m.endpoint) + " namespace " + st.ns,
+				Timeout: m.opts.ConnectTimeout, Err: ErrJoinTimeout}
+		}
 		return ctx.Err()
 	}
 }
@@ -242,6 +310,11 @@ func (m *Manager) connectFirst(ctx context.Context) (*link, error) {
 	r := newRunState(m.ctx)
 	m.run = r
 	go m.read(r, l)
+	for _, st := range m.streams {
+		if st.opened() { // added by Open while this Dial dialled
+			go st.joinLater(l)
+		}
+	}
 	return l, nil
 }
 
@@ -283,22 +356,83 @@ func (m *Manager) dialEngine(ctx context.Context) (*engine.Conn, error) {
 		if err != nil {
 			return nil, fmt.Errorf("siostream: header function: %w", err)
 		}
-		cfg.Header = h
+		cfg.Header = h.Clone()
+	}
+	p, err := proxy.Select(ctx, m.endpoint, m.opts.Proxy)
+	if err != nil {
+		return nil, fmt.Errorf("siostream: proxy function: %w", err)
+	}
+	if p != nil {
+		d := proxy.Dialer{NetDial: m.opts.NetDial}
+		cfg.NetDial = func(ctx context.Context, _, addr string) (net.Conn, error) {
+			return proxy.Dial(ctx, p, addr, d)
+		}
+	}
+	var setCookies []string
+	if m.opts.Jar != nil {
+		for _, c := range m.opts.Jar.Cookies(httpURL(m.endpoint)) {
+			if cfg.Header == nil {
+				cfg.Header = http.Header{}
+			}
+			cfg.Header.Add("Cookie", c.String())
+		}
+		cfg.OnHeader = func(k, v []byte) {
+			if http.CanonicalHeaderKey(string(k)) == "Set-Cookie" {
+				setCookies = append(setCookies, string(v))
+			}
+		}
 	}
 	conn, err := engine.Dial(ctx, &cfg)
+	if len(setCookies) > 0 {
+		m.storeCookies(setCookies)
+	}
 	if err != nil {
-		return nil, dialError(err)
+		return nil, m.dialError(ctx, err)
 	}
 	return conn, nil
 }
 
+// storeCookies keeps the cookies of a handshake response in the Jar.
+func (m *Manager) storeCookies(lines []string) {
+	var cs []*http.Cookie
+	for _, line := range lines {
+		if c, err := http.ParseSetCookie(line); err == nil {
+			cs = append(cs, c)
+		}
+	}
+	m.opts.Jar.SetCookies(httpURL(m.endpoint), cs)
+}
+
+// httpURL is the http or https form of a ws or wss endpoint, which
+// cookies and proxies are chosen by.
+func httpURL(ep *url.URL) *url.URL {
+	u := *ep
+	u.Scheme = "http"
+	if ep.Scheme == "wss" {
+		u.Scheme = "https"
+	}
+	return &u
+}
+
+// errConnectTimeout is the cause of a connect context that ran out of
+// Options.ConnectTimeout (rather than the caller's own deadline).
+var errConnectTimeout = errors.New("siostream: ConnectTimeout")
+
 // dialError turns the engine's dial error into the public one.
-func dialError(err error) error {
+func (m *Manager) dialError(ctx context.Context, err error) error {
 	var pe *engine.ProtocolError
 	if errors.As(err, &pe) {
 		return &ProtocolError{Layer: pe.Layer, Err: pe.Err}
 	}
-	return fmt.Errorf("siostream: %w", err)
+	var de *engine.DialError
+	if !errors.As(err, &de) {
+		return fmt.Errorf("siostream: %w", err)
+	}
+	out := &DialError{Step: string(de.Step), URL: de.URL, Status: de.Status, Err: de.Err}
+	if context.Cause(ctx) == errConnectTimeout {
+		out.Timeout = m.opts.ConnectTimeout
+	}
+	return out
 }
 
 // routeTable is the reader's copy of the streams: the main namespace's
@@ -458,10 +592,13 @@ func (m *Manager) Close() error {
 // lost, reconnects with backoff, until no stream is left.
 func (m *Manager) read(r *runState, l *link) {
 	defer m.exit(r)
+	if l == nil { // Open: the first connect, retried with backoff
+		l = m.reconnect(r, true)
+	}
 	for l != nil {
 		err := l.conn.Serve(l)
 		m.lost(r, l, err)
-		l = m.reconnect(r)
+		l = m.reconnect(r, false)
 	}
 }
 
@@ -514,12 +651,13 @@ func (m *Manager) lost(r *runState, l *link, err error) {
 }
 
 // reconnect returns the next connection, or nil when the reader stops: no
-// stream left, reconnection off, attempts exhausted, or Close.
-func (m *Manager) reconnect(r *runState) *link {
+// stream left, reconnection off, attempts exhausted, or Close. For the
+// first connect of Open (first), the first attempt goes at once.
+func (m *Manager) reconnect(r *runState, first bool) *link {
 	for !r.stopped() && len(m.snapshot()) > 0 {
 		m.failures++
 		n := m.failures
-		l, err := m.attempt(r, n)
+		l, err := m.attempt(r, n, first && n == 1)
 		if l != nil || r.stopped() {
 			return l
 		}
@@ -536,22 +674,24 @@ func (m *Manager) reconnect(r *runState) *link {
 	return nil
 }
 
-// attempt waits the backoff delay, then connects and sends CONNECT for
-// every stream.
-func (m *Manager) attempt(r *runState, n int) (*link, error) {
-	d := backoffDelay(&m.opts, n)
-	m.opts.Logger.Info("siostream: reconnecting", "attempt", n, "delay", d)
-	for _, st := range m.snapshot() {
-		st.attemptEvent(*lifecycleEvent(KindReconnecting, eventMore{attempt: n, delay: d}))
+// attempt waits the backoff delay (none when now), then connects and
+// sends CONNECT for every stream.
+func (m *Manager) attempt(r *runState, n int, now bool) (*link, error) {
+	if !now {
+		d := backoffDelay(&m.opts, n)
+		m.opts.Logger.Info("siostream: reconnecting", "attempt", n, "delay", d)
+		for _, st := range m.snapshot() {
+			st.attemptEvent(*lifecycleEvent(KindReconnecting, eventMore{attempt: n, delay: d}))
+		}
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-r.stop:
+			t.Stop()
+			return nil, ErrClosed
+		}
 	}
-	t := time.NewTimer(d)
-	select {
-	case <-t.C:
-	case <-r.stop:
-		t.Stop()
-		return nil, ErrClosed
-	}
-	ctx, cancel := context.WithTimeout(r.ctx, m.opts.ConnectTimeout)
+	ctx, cancel := context.WithTimeoutCause(r.ctx, m.opts.ConnectTimeout, errConnectTimeout)
 	defer cancel()
 	conn, err := m.dialEngine(ctx)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 )
@@ -30,8 +31,23 @@ type Options struct {
 	// TLSConfig for wss:// and https:// URLs. Nil means the system roots
 	// and full verification.
 	TLSConfig *tls.Config
-	// NetDial replaces the TCP dialer. Nil means net.Dialer.
+	// NetDial replaces the TCP dialer (to the proxy, when there is one).
+	// Nil means net.Dialer.
 	NetDial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Proxy chooses the proxy for the connection, as
+	// http.Transport.Proxy does: it is given a GET request for the http
+	// (ws) or https (wss) form of the endpoint and returns the proxy URL,
+	// or nil for none. http://, https://, socks5:// and socks5h:// proxies
+	// are understood; the URL's user info is sent as the credentials.
+	// Nil means http.ProxyFromEnvironment (HTTP_PROXY, HTTPS_PROXY,
+	// NO_PROXY; never for loopback addresses). To use no proxy whatever
+	// the environment says, return nil, nil.
+	Proxy func(*http.Request) (*url.URL, error)
+	// Jar, when set, stores the cookies the server sets in its handshake
+	// response and sends them with every later handshake, so that sticky
+	// sessions behind a load balancer keep working across reconnects. Nil
+	// keeps no cookies.
+	Jar http.CookieJar
 	// ConnectTimeout bounds each connect attempt: dial, handshake, and the
 	// server's CONNECT reply. Zero means 20 s.
 	ConnectTimeout time.Duration
@@ -217,7 +233,7 @@ func normNamespace(ns string) string {
 // connPart and streamPart split opts for a Manager.
 func (o Options) connPart() Options {
 	return Options{
-		Path: o.Path, Header: o.Header, TLSConfig: o.TLSConfig, NetDial: o.NetDial,
+		Path: o.Path, Header: o.Header, TLSConfig: o.TLSConfig, NetDial: o.NetDial, Proxy: o.Proxy, Jar: o.Jar,
 		ConnectTimeout: o.ConnectTimeout, WriteTimeout: o.WriteTimeout, NoReconnect: o.NoReconnect,
 		ReconnectDelay: o.ReconnectDelay, ReconnectDelayMax: o.ReconnectDelayMax,
 		RandomizationFactor: o.RandomizationFactor, MaxReconnectAttempts: o.MaxReconnectAttempts,
@@ -247,6 +263,8 @@ func (o Options) setFields(conn bool) []string {
 		add("Header", o.Header != nil)
 		add("TLSConfig", o.TLSConfig != nil)
 		add("NetDial", o.NetDial != nil)
+		add("Proxy", o.Proxy != nil)
+		add("Jar", o.Jar != nil)
 		add("ConnectTimeout", o.ConnectTimeout != 0)
 		add("WriteTimeout", o.WriteTimeout != 0)
 		add("NoReconnect", o.NoReconnect)

@@ -2,6 +2,7 @@ package siostream
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -94,17 +95,60 @@ type Stats struct {
 }
 
 // Dial connects to the Socket.IO server at rawURL (http, https, ws or wss;
-// the query is kept) and joins opts.Namespace. It returns once the server
-// has accepted the CONNECT, or with the server's refusal as a
-// *ConnectError. ctx bounds the connect only; the Stream then lives until
-// Close or until it ends for good. The stream has a connection of its own;
-// use a Manager to share one between namespaces.
+// the query is kept) and joins a namespace: the URL's path, as with
+// socket.io-client ("https://host/admin" joins /admin), or
+// opts.Namespace; given both, they must agree. The Engine.IO endpoint is
+// Options.Path, /socket.io/ by default (a URL path of /socket.io/ is
+// taken for it too). Dial returns once the server has accepted the
+// CONNECT, or with the server's refusal as a *ConnectError. ctx bounds the
+// connect only; the Stream then lives until Close or until it ends for
+// good. The stream has a connection of its own; use a Manager to share
+// one between namespaces, and Open to connect in the background.
 func Dial(ctx context.Context, rawURL string, opts Options) (*Stream, error) {
-	m, err := NewManager(rawURL, opts.connPart())
+	m, o, err := single(rawURL, opts)
 	if err != nil {
 		return nil, err
 	}
-	return m.Dial(ctx, opts.streamPart())
+	return m.Dial(ctx, o)
+}
+
+// Open returns a Stream at once and connects it in the background, as
+// socket.io-client does by default; Dial, which returns once connected or
+// refused, stays the way to fail fast. An attempt that fails (the server
+// is not up yet, say) is retried with the reconnection backoff: the
+// consumer sees KindConnectError for the failure, then KindReconnecting
+// before the next attempt (Attempt counts from 1), then KindConnected.
+// A refusal of the namespace ends the stream, unless
+// ReconnectOnServerDisconnect is set, and so do MaxReconnectAttempts
+// failures in a row. Open fails only for a bad URL or bad options. The URL
+// and options are read as by Dial.
+func Open(rawURL string, opts Options) (*Stream, error) {
+	m, o, err := single(rawURL, opts)
+	if err != nil {
+		return nil, err
+	}
+	return m.Open(o)
+}
+
+// single makes the Manager of a one-stream call and the stream's options,
+// taking the namespace from the URL's path.
+func single(rawURL string, opts Options) (*Manager, Options, error) {
+	ns, err := urlNamespace(rawURL)
+	if err != nil {
+		return nil, Options{}, err
+	}
+	if ns != "" {
+		if opts.Namespace != "" && normNamespace(opts.Namespace) != ns {
+			return nil, Options{}, fmt.Errorf("%w: the URL's path names namespace %s and Options.Namespace %s: give one",
+				ErrOptions, ns, normNamespace(opts.Namespace))
+		}
+		opts.Namespace = ns
+	}
+	m, err := newManager(rawURL, opts.connPart())
+	if err != nil {
+		return nil, Options{}, err
+	}
+	return m, opts.streamPart(), nil
 }
 
 func newStream(m *Manager, o Options) *Stream {
@@ -230,6 +274,14 @@ func (st *Stream) transition(to streamState, ev *Event, cause error, byClose boo
 			st.d.end(ev)
 		}
 	}
+}
+
+// opened reports whether the stream waits, in the background, for its
+// first connection (Open). Called with the Manager's mu held.
+func (st *Stream) opened() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.state == streamReconnecting && st.joinLink.Load() == nil
 }
 
 // lifecycle delivers a lifecycle event that changes no state (a reconnect

@@ -197,7 +197,7 @@ func TestBroadcast(t *testing.T) {
 
 func TestPath(t *testing.T) {
 	srv := newServer(t, siotest.Options{Path: "/custom/"})
-	s := dial(t, srv.URL()+"/custom/", siostream.Options{})
+	s := dial(t, srv.URL(), siostream.Options{Path: "/custom/"})
 	emit(t, s, "echo", 1)
 	nextNamed(t, s, "echo")
 

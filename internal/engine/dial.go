@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -51,6 +50,17 @@ type Config struct {
 	OnHeader func(key, value []byte)
 }
 
+// hostPort is the address to dial for u, with the scheme's default port.
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	if u.Scheme == "wss" {
+		return net.JoinHostPort(u.Hostname(), "443")
+	}
+	return net.JoinHostPort(u.Hostname(), "80")
+}
+
 // Step names a stage of establishing a connection.
 type Step string
 
@@ -69,9 +79,7 @@ type DialError struct {
 	URL string
 	// Status is the HTTP status of a refused upgrade, else 0.
 	Status int
-	// Body is the start of the refused upgrade's response body.
-	Body string
-	Err  error
+	Err    error
 }
 
 func (e *DialError) Error() string {
@@ -100,11 +108,19 @@ func Dial(ctx context.Context, cfg *Config) (*Conn, error) {
 		return &DialError{Step: step, URL: Redact(cfg.URL), Err: err}
 	}
 	var status int
-	var body string
+	// A Host header replaces the URL's host in the request, while the
+	// connection still goes to the URL's host.
+	reqURL, header := cfg.URL, cfg.Header
+	if host := header.Get("Host"); host != "" {
+		u := *cfg.URL
+		u.Host = host
+		reqURL, header = &u, header.Clone()
+		header.Del("Host")
+	}
 	d := ws.Dialer{
 		Extensions: extensions(cfg.Compression),
-		NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
-			nc, err := tcpDial(ctx, cfg, network, addr)
+		NetDial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			nc, err := tcpDial(ctx, cfg, network, hostPort(cfg.URL))
 			if err != nil {
 				return nil, err
 			}
@@ -119,20 +135,20 @@ func Dial(ctx context.Context, cfg *Config) (*Conn, error) {
 			return nc, err
 		},
 		TLSClient: func(nc net.Conn, _ string) net.Conn { return nc }, // done in NetDial
-		OnStatusError: func(code int, _ []byte, resp io.Reader) {
-			status, body = code, peekBody(resp)
+		OnStatusError: func(code int, _ []byte, _ io.Reader) {
+			status = code // the body is not read: the server may keep the connection open
 		},
 	}
-	if len(cfg.Header) > 0 {
-		d.Header = ws.HandshakeHeaderHTTP(cfg.Header)
+	if len(header) > 0 {
+		d.Header = ws.HandshakeHeaderHTTP(header)
 	}
 	if cfg.OnHeader != nil {
 		d.OnHeader = func(k, v []byte) error { cfg.OnHeader(k, v); return nil }
 	}
-	nc, br, hs, err := d.Dial(ctx, cfg.URL.String())
+	nc, br, hs, err := d.Dial(ctx, reqURL.String())
 	if err != nil {
 		if status != 0 {
-			return nil, &DialError{Step: StepUpgrade, URL: Redact(cfg.URL), Status: status, Body: body, Err: err}
+			return nil, &DialError{Step: StepUpgrade, URL: Redact(cfg.URL), Status: status, Err: err}
 		}
 		return nil, fail(err)
 	}
@@ -174,15 +190,6 @@ func tlsHandshake(ctx context.Context, nc net.Conn, cfg *Config) (net.Conn, erro
 		return nil, err
 	}
 	return conn, nil
-}
-
-// peekBody returns the start of a refused upgrade's body, as printable
-// text, for error messages.
-func peekBody(r io.Reader) string {
-	var b [256]byte
-	n, _ := io.ReadFull(r, b[:])
-	s := strings.ToValidUTF8(string(b[:n]), "")
-	return strings.Join(strings.Fields(s), " ")
 }
 
 func newConn(nc net.Conn, br *bufio.Reader, hs ws.Handshake, cfg *Config) (*Conn, error) {

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 
@@ -19,11 +20,12 @@ const receivedQueueSize = 4096
 // concurrent use; writes are serialised, a packet and its attachments as
 // one unit.
 type Conn struct {
-	s   *Server
-	id  string
-	raw net.Conn // the TCP socket
-	nc  net.Conn // raw, or the TLS layer over it
-	br  *bufio.Reader
+	reqHeader http.Header // headers of the WebSocket upgrade request
+	s         *Server
+	id        string
+	raw       net.Conn // the TCP socket
+	nc        net.Conn // raw, or the TLS layer over it
+	br        *bufio.Reader
 
 	rhdr    [ws.MaxHeaderSize]byte // read goroutine only
 	pending *pendingPacket         // read goroutine only
@@ -65,6 +67,10 @@ type ackKey struct {
 	ns string
 	id uint64
 }
+
+// RequestHeader returns the headers of the client's WebSocket upgrade
+// request other than the WebSocket ones (Cookie, Authorization, ...).
+func (c *Conn) RequestHeader() http.Header { return c.reqHeader }
 
 func newConn(s *Server, raw, nc net.Conn) *Conn {
 	return &Conn{

@@ -21,13 +21,25 @@ func (s *Server) handshake(raw net.Conn) (*Conn, error) {
 		nc = tls.Server(raw, s.opts.TLSConfig)
 	}
 	_ = raw.SetDeadline(time.Now().Add(handshakeTimeout))
-	u := ws.Upgrader{OnRequest: s.checkRequest}
+	reqHeader := http.Header{}
+	u := ws.Upgrader{
+		OnRequest: s.checkRequest,
+		OnHeader: func(k, v []byte) error {
+			reqHeader.Add(string(k), string(v))
+			return nil
+		},
+	}
+	if len(s.opts.UpgradeHeader) > 0 {
+		u.Header = ws.HandshakeHeaderHTTP(s.opts.UpgradeHeader)
+	}
 	_, err := u.Upgrade(nc)
 	if err != nil {
 		return nil, err
 	}
 	_ = raw.SetDeadline(time.Time{})
-	return newConn(s, raw, nc), nil
+	c := newConn(s, raw, nc)
+	c.reqHeader = reqHeader
+	return c, nil
 }
 
 // checkRequest accepts only a fresh WebSocket-only Engine.IO v4 session

@@ -3,6 +3,7 @@ package sioserver
 import (
 	"crypto/tls"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"time"
 )
@@ -77,6 +78,10 @@ type Options struct {
 
 	// Logf, when set, receives debug messages.
 	Logf func(format string, args ...any)
+
+	// UpgradeHeader, when set, is added to every WebSocket upgrade
+	// response (a Set-Cookie, say).
+	UpgradeHeader http.Header
 }
 
 // Reject is the answer of [Options.Authorize] that refuses a CONNECT.

@@ -240,6 +240,16 @@ function setup(nsp) {
       if (cb) cb({ bin: Buffer.from([9, 9, 9]) });
     });
 
+    socket.on("binary-ack-nested", (...args) => {
+      const cb = popAck(args);
+      if (cb)
+        cb(
+          { a: Buffer.from([1, 2]), nested: { list: ["x", Buffer.from([3]), { deep: Buffer.from([4, 5]) }] } },
+          Buffer.from([6]),
+          "text"
+        );
+    });
+
     socket.on("flood", (...args) => {
       const cb = popAck(args);
       const n = Number(args[0]) || 0;
