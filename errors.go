@@ -79,8 +79,8 @@ var (
 // check. Match the cause with errors.Is (context.DeadlineExceeded,
 // ErrJoinTimeout, ...).
 type DialError struct {
-	// Step is "TCP connect", "TLS handshake", "WebSocket upgrade",
-	// "Engine.IO open" or "Socket.IO CONNECT".
+	// Step is "TCP connect", "proxy tunnel", "TLS handshake", "WebSocket
+	// upgrade", "Engine.IO open" or "Socket.IO CONNECT".
 	Step string
 	// URL is the endpoint tried.
 	URL string

@@ -429,6 +429,10 @@ func (m *Manager) dialError(ctx context.Context, err error) error {
 		return fmt.Errorf("siostream: %w", err)
 	}
 	out := &DialError{Step: string(de.Step), URL: de.URL, Status: de.Status, Err: de.Err}
+	var refused *proxy.Error
+	if errors.As(err, &refused) {
+		out.Step = "proxy tunnel"
+	}
 	if context.Cause(ctx) == errConnectTimeout {
 		out.Timeout = m.opts.ConnectTimeout
 	}
