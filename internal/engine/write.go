@@ -36,7 +36,8 @@ type writer struct {
 	wsPongDue bool
 	final     bool          // write a close frame after the queue, then stop
 	err       error         // set once nothing more may be written
-	done      chan struct{} // closed when the running goroutine ends; nil when none runs
+	running   bool          // a writer (goroutine, or a caller writing inline) runs
+	exited    chan struct{} // made by whoever waits for the running writer; closed when it ends
 	unsent    []*Frame      // frames a failed write handed back, oldest first
 
 	due    atomic.Bool   // a pong is due: checked between frames
@@ -77,48 +78,61 @@ func (w *writer) sendInline(f *Frame) (mine bool, err error) {
 		return false, ErrClosed
 	}
 	w.queue = append(w.queue, f)
-	if w.done != nil {
+	if w.running {
 		return false, nil
 	}
-	w.done = make(chan struct{})
+	w.running = true
 	return true, nil
 }
 
 // writeInline writes one batch on the caller's goroutine, then hands what
 // came meanwhile to a writer goroutine.
 func (w *writer) writeInline() {
-	w.mu.Lock()
-	done := w.done
-	w.mu.Unlock()
 	s := scratchPool.Get().(*scratch)
-	more := w.round(s) // false: the writer is done, and round said so
+	more := w.round(s) // false: the writer has ended, round saw to it
 	putScratch(s)
-	if more {
-		w.mu.Lock()
-		if w.err == nil && (len(w.queue) > 0 || w.pong || w.wsPongDue || w.final) {
-			go w.run(done)
-			w.mu.Unlock()
-			return
-		}
-		w.done = nil
-		w.mu.Unlock()
+	if !more {
+		return
 	}
-	close(done)
+	w.mu.Lock()
+	if w.err == nil && (len(w.queue) > 0 || w.pong || w.wsPongDue || w.final) {
+		go w.run()
+	} else {
+		w.exit()
+	}
+	w.mu.Unlock()
 }
 
 // writeAsync starts a goroutine for the writing sendInline gave a caller.
-func (w *writer) writeAsync() {
-	w.mu.Lock()
-	go w.run(w.done)
-	w.mu.Unlock()
+func (w *writer) writeAsync() { go w.run() }
+
+// start runs the writer goroutine unless a writer runs. Called with mu
+// held.
+func (w *writer) start() {
+	if !w.running {
+		w.running = true
+		go w.run()
+	}
 }
 
-// start runs the writer goroutine unless it runs. Called with mu held.
-func (w *writer) start() {
-	if w.done == nil {
-		w.done = make(chan struct{})
-		go w.run(w.done)
+// exit ends the running writer. Called with mu held.
+func (w *writer) exit() {
+	w.running = false
+	if w.exited != nil {
+		close(w.exited)
+		w.exited = nil
 	}
+}
+
+// wait returns a channel closed once no writer runs. Called with mu held.
+func (w *writer) wait() <-chan struct{} {
+	if !w.running {
+		return closedChan
+	}
+	if w.exited == nil {
+		w.exited = make(chan struct{})
+	}
+	return w.exited
 }
 
 // pongEngine asks for an Engine.IO pong.
@@ -158,10 +172,7 @@ func (w *writer) finish(f *Frame) <-chan struct{} {
 		w.final = true
 		w.start()
 	}
-	if w.done == nil {
-		return closedChan
-	}
-	return w.done
+	return w.wait()
 }
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
@@ -174,11 +185,9 @@ func (w *writer) stop(cause error) []*Frame {
 	if w.err == nil {
 		w.err = cause
 	}
-	done := w.done
+	done := w.wait()
 	w.mu.Unlock()
-	if done != nil {
-		<-done
-	}
+	<-done
 	w.mu.Lock()
 	rest := append(w.unsent, w.queue...)
 	w.unsent, w.queue, w.spare = nil, nil, nil
@@ -216,12 +225,11 @@ const outSize = 64 << 10
 
 var scratchPool = sync.Pool{New: func() any { return &scratch{out: make([]byte, 0, outSize), kpos: 256} }}
 
-func (w *writer) run(done chan struct{}) {
+func (w *writer) run() {
 	s := scratchPool.Get().(*scratch)
 	for w.round(s) {
 	}
 	putScratch(s)
-	close(done)
 }
 
 func putScratch(s *scratch) {
@@ -235,7 +243,7 @@ func putScratch(s *scratch) {
 func (w *writer) round(s *scratch) bool {
 	w.mu.Lock()
 	if w.err != nil {
-		w.done = nil
+		w.exit()
 		w.mu.Unlock()
 		return false
 	}
@@ -243,7 +251,7 @@ func (w *writer) round(s *scratch) bool {
 	w.queue, w.spare = w.spare[:0], nil
 	final := w.final && len(batch) == 0
 	if len(batch) == 0 && !w.pong && !w.wsPongDue && !final {
-		w.done = nil
+		w.exit()
 		w.mu.Unlock()
 		return false
 	}
@@ -251,7 +259,8 @@ func (w *writer) round(s *scratch) bool {
 	err := w.writeBatch(s, batch, final)
 	if err == errFinished {
 		w.mu.Lock()
-		w.err, w.done = ErrClosed, nil
+		w.err = ErrClosed
+		w.exit()
 		w.mu.Unlock()
 		w.nc.Close()
 		return false
@@ -448,7 +457,7 @@ func (w *writer) fail(err error) {
 	if w.err == nil {
 		w.err = err
 	}
-	w.done = nil
+	w.exit()
 	w.mu.Unlock()
 	w.abort(err)
 }
