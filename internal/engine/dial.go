@@ -123,8 +123,13 @@ func Dial(ctx context.Context, cfg *Config) (*Conn, error) {
 			status, body = code, peekBody(resp)
 		},
 	}
-	if len(cfg.Header) > 0 {
-		d.Header = ws.HandshakeHeaderHTTP(cfg.Header)
+	header, host := splitHost(cfg.Header)
+	if strings.ContainsAny(host, "\r\n\x00") {
+		return nil, &DialError{Step: StepUpgrade, URL: Redact(cfg.URL), Err: errBadHost}
+	}
+	d.Host = host
+	if len(header) > 0 {
+		d.Header = ws.HandshakeHeaderHTTP(header)
 	}
 	if cfg.OnHeader != nil {
 		d.OnHeader = func(k, v []byte) error { cfg.OnHeader(k, v); return nil }
@@ -149,6 +154,35 @@ func Dial(ctx context.Context, cfg *Config) (*Conn, error) {
 		return nil, fail(err)
 	}
 	return c, nil
+}
+
+// errBadHost refuses a Host header value that would end its line early.
+var errBadHost = errors.New("the Host header holds a control character")
+
+// splitHost returns h without its Host header, and that header's first
+// value. gobwas/ws writes the request's Host line itself, from
+// Dialer.Host or else the URL, and would write a Host in the extra
+// header as a second line, which servers reject (Go's net/http) or
+// ignore (Node.js keeps the first). h is not changed.
+func splitHost(h http.Header) (http.Header, string) {
+	var host string
+	var rest http.Header
+	for k, v := range h {
+		if !strings.EqualFold(k, "Host") {
+			continue
+		}
+		if rest == nil {
+			rest = h.Clone()
+		}
+		delete(rest, k)
+		if host == "" && len(v) > 0 {
+			host = v[0]
+		}
+	}
+	if rest == nil {
+		return h, ""
+	}
+	return rest, host
 }
 
 func tcpDial(ctx context.Context, cfg *Config, network, addr string) (net.Conn, error) {

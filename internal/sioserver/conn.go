@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -24,6 +25,8 @@ type Conn struct {
 	raw net.Conn // the TCP socket
 	nc  net.Conn // raw, or the TLS layer over it
 	br  *bufio.Reader
+
+	hosts []string // the upgrade request's Host header values; never changed
 
 	rhdr    [ws.MaxHeaderSize]byte // read goroutine only
 	pending *pendingPacket         // read goroutine only
@@ -144,6 +147,10 @@ func (c *Conn) shutdown(err error, code ws.StatusCode) {
 
 // ID returns the Engine.IO session id sent in the open packet.
 func (c *Conn) ID() string { return c.id }
+
+// Hosts returns the values of the Host header lines of the client's
+// upgrade request, in order: exactly one for a well-formed request.
+func (c *Conn) Hosts() []string { return slices.Clone(c.hosts) }
 
 // Closed returns a channel closed when the connection has ended.
 func (c *Conn) Closed() <-chan struct{} { return c.closed }

@@ -21,13 +21,22 @@ func (s *Server) handshake(raw net.Conn) (*Conn, error) {
 		nc = tls.Server(raw, s.opts.TLSConfig)
 	}
 	_ = raw.SetDeadline(time.Now().Add(handshakeTimeout))
-	u := ws.Upgrader{OnRequest: s.checkRequest}
+	var hosts []string
+	u := ws.Upgrader{
+		OnRequest: s.checkRequest,
+		OnHost: func(host []byte) error {
+			hosts = append(hosts, string(host))
+			return nil
+		},
+	}
 	_, err := u.Upgrade(nc)
 	if err != nil {
 		return nil, err
 	}
 	_ = raw.SetDeadline(time.Time{})
-	return newConn(s, raw, nc), nil
+	c := newConn(s, raw, nc)
+	c.hosts = hosts
+	return c, nil
 }
 
 // checkRequest accepts only a fresh WebSocket-only Engine.IO v4 session
