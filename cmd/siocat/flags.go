@@ -36,8 +36,11 @@ Input (stdin), one JSON array per line: ["event", arg...]
   A line that is not a JSON array starting with a string is reported on
   stderr with its number ("siocat: stdin line 3: ...") and not sent;
   reading goes on. With --ack each line asks for an acknowledgement and
-  waits for it before the next line is sent; the reply is printed as
-  {"ack":LINE,"args":[...]} where LINE is the stdin line number.
+  waits for it, at most --ack-timeout, before the next line is sent; the
+  reply is printed as {"ack":LINE,"args":[...]} where LINE is the stdin
+  line number. When no reply comes in time, stderr says so
+  ("siocat: stdin line 3: no ack within 10s (--ack-timeout), going on")
+  and the next line is sent; a late reply is not printed.
   End of input only stops reading: siocat keeps receiving.
 
 Status: connection changes go to stderr as readable lines
@@ -69,6 +72,8 @@ Flags:
                      https:// and wss://
   --compress         ask for permessage-deflate (the server may decline)
   --ack              send stdin lines asking for acks, print the replies
+  --ack-timeout D    with --ack, wait at most D for each reply, then warn
+                     and send the next line (default 10s; must be > 0)
   --no-auto-ack      leave the server's ack requests unanswered
   --json-status      report connection changes on stdout as JSON lines
   --demo             start a demo server on loopback inside siocat and
@@ -87,8 +92,11 @@ Examples:
   siocat --demo --count 5
   siocat --namespace /realtime --auth-cmd './get-token' https://chat.example.com
   echo '["join","room1"]' | siocat --namespace /realtime https://chat.example.com
-  echo '["ping",1]' | siocat --ack --timeout 5s -H 'Cookie: sid=abc' wss://example.com
+  echo '["ping",1]' | siocat --ack --ack-timeout 2s --timeout 5s -H 'Cookie: sid=abc' wss://example.com
 `
+
+// defaultAckTimeout is the default of --ack-timeout.
+const defaultAckTimeout = 10 * time.Second
 
 // config is the parsed command line.
 type config struct {
@@ -105,6 +113,7 @@ type config struct {
 	compress    bool
 	demo        bool
 	ack         bool
+	ackTimeout  time.Duration
 	noAutoAck   bool
 	jsonStatus  bool
 }
@@ -158,6 +167,7 @@ func newFlagSet(cfg *config, raw *rawFlags) *flag.FlagSet {
 	fs.BoolVar(&cfg.compress, "compress", false, "")
 	fs.BoolVar(&cfg.demo, "demo", false, "")
 	fs.BoolVar(&cfg.ack, "ack", false, "")
+	fs.DurationVar(&cfg.ackTimeout, "ack-timeout", defaultAckTimeout, "")
 	fs.BoolVar(&cfg.noAutoAck, "no-auto-ack", false, "")
 	fs.BoolVar(&cfg.jsonStatus, "json-status", false, "")
 	return fs
@@ -194,6 +204,9 @@ func (c *config) check(pos []string, raw *rawFlags) error {
 	}
 	if c.timeout < 0 {
 		return errors.New("--timeout must not be negative")
+	}
+	if c.ackTimeout <= 0 {
+		return errors.New("--ack-timeout must be positive")
 	}
 	if raw.auth != "" && c.authCmd != "" {
 		return errors.New("--auth and --auth-cmd are mutually exclusive")

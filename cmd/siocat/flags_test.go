@@ -19,7 +19,7 @@ func TestParseFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.url != "https://chat.example.com" || cfg.namespace != "/realtime" || cfg.count != 5 ||
-		cfg.timeout != 2*time.Second || !cfg.ack || !cfg.jsonStatus {
+		cfg.timeout != 2*time.Second || !cfg.ack || cfg.ackTimeout != defaultAckTimeout || !cfg.jsonStatus {
 		t.Errorf("config: %+v", cfg)
 	}
 	if cfg.headers.Get("Authorization") != "Bearer x" || cfg.headers.Get("X-A") != "b" {
@@ -47,6 +47,8 @@ func TestParseFlagsErrors(t *testing.T) {
 		{[]string{"--demo", "http://a"}, "--demo takes no URL"},
 		{[]string{"--count", "-1", "http://a"}, "--count must not be negative"},
 		{[]string{"--timeout", "-1s", "http://a"}, "--timeout must not be negative"},
+		{[]string{"--ack-timeout", "0", "http://a"}, "--ack-timeout must be positive"},
+		{[]string{"--ack-timeout", "-1s", "http://a"}, "--ack-timeout must be positive"},
 		{[]string{"--auth", "[1]", "http://a"}, "not a JSON object"},
 		{[]string{"--auth", "{}", "--auth-cmd", "x", "http://a"}, "mutually exclusive"},
 		{[]string{"-H", "Bad Name: topsecret", "http://a"}, "-H #1"},
