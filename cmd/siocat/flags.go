@@ -19,7 +19,10 @@ const usageText = `Usage: siocat [flags] URL
 siocat connects to a Socket.IO server (WebSocket transport), prints every
 event it receives on stdout as one JSON object per line, and sends the
 events it reads on stdin. URL is http://, https://, ws:// or wss://.
-Flags may come before or after URL.
+As in socket.io-client, its path names the namespace
+(https://example.com/admin joins /admin) unless it is /socket.io/, the
+Engine.IO path; stderr then says so, and --namespace chooses the
+namespace instead. Flags may come before or after URL.
 
 Output (stdout), one line per received event:
   {"ns":"/realtime","event":"tick","args":[{"n":1}]}
@@ -56,14 +59,15 @@ SIGINT or SIGTERM arrives (it then leaves the namespace politely), or the
 connection ends for good. Auth and header values are never printed.
 
 Flags:
-  --namespace NS     namespace to join (default "/")
-  --path PATH        Engine.IO endpoint path (default: the URL's path if it
-                     has one, else /socket.io/)
+  --namespace NS     namespace to join (default: the URL's path, else "/")
+  --path PATH        Engine.IO endpoint path (default /socket.io/)
   --auth JSON        CONNECT auth payload, a JSON object
   --auth-cmd CMD     run "sh -c CMD" before every connect and reconnect and
                      use its stdout, a JSON object, as the auth payload (its
                      stdin is empty, its stderr is passed through)
-  -H 'Name: value'   extra WebSocket handshake header (repeatable)
+  -H 'Name: value'   extra WebSocket handshake header (repeatable);
+                     -H 'Host: name' replaces the Host header (TLS still
+                     verifies the URL's host)
   --count N          exit after N printed events
   --timeout D        exit after D (e.g. 30s, 5m)
   --no-reconnect     end at the first lost connection instead of
@@ -93,6 +97,7 @@ Examples:
   siocat --namespace /realtime --auth-cmd './get-token' https://chat.example.com
   echo '["join","room1"]' | siocat --namespace /realtime https://chat.example.com
   echo '["ping",1]' | siocat --ack --ack-timeout 2s --timeout 5s -H 'Cookie: sid=abc' wss://example.com
+  siocat -H 'Host: chat.internal' https://10.0.0.7/admin
 `
 
 // defaultAckTimeout is the default of --ack-timeout.
@@ -102,6 +107,8 @@ const defaultAckTimeout = 10 * time.Second
 type config struct {
 	url         string
 	namespace   string
+	nsFromURL   bool   // namespace is the URL's path (no --namespace)
+	ignoredPath string // URL path dropped for --namespace
 	path        string
 	auth        json.RawMessage
 	authCmd     string
@@ -131,8 +138,9 @@ func (h *headerFlags) Set(v string) error {
 
 // rawFlags are the flag values that need checking after parsing.
 type rawFlags struct {
-	auth    string
-	headers headerFlags
+	auth      string
+	headers   headerFlags
+	namespace bool // --namespace was given
 }
 
 // parseFlags parses args (without the program name). It returns
@@ -145,6 +153,7 @@ func parseFlags(args []string) (*config, error) {
 	if err != nil {
 		return nil, err
 	}
+	fs.Visit(func(f *flag.Flag) { raw.namespace = raw.namespace || f.Name == "namespace" })
 	if err := cfg.check(pos, &raw); err != nil {
 		return nil, err
 	}
@@ -196,7 +205,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 
 // check validates the parsed values and fills the derived fields.
 func (c *config) check(pos []string, raw *rawFlags) error {
-	if err := c.checkTarget(pos); err != nil {
+	if err := c.checkTarget(pos, raw.namespace); err != nil {
 		return err
 	}
 	if c.count < 0 {
@@ -222,7 +231,11 @@ func (c *config) check(pos []string, raw *rawFlags) error {
 	return err
 }
 
-func (c *config) checkTarget(pos []string) error {
+// checkTarget checks the URL and takes its path off: as in
+// socket.io-client, a path names the namespace, unless --namespace was
+// given. The client gets the URL without a path, so that the Engine.IO
+// path is --path or the default.
+func (c *config) checkTarget(pos []string, namespaceGiven bool) error {
 	switch {
 	case len(pos) > 1:
 		return fmt.Errorf("too many arguments (%d); want a single URL", len(pos))
@@ -233,26 +246,49 @@ func (c *config) checkTarget(pos []string) error {
 	case len(pos) == 0:
 		return errors.New("missing URL")
 	}
-	c.url = pos[0]
-	return checkURL(c.url)
+	u, err := checkURL(pos[0])
+	if err != nil {
+		return err
+	}
+	ns := u.Path
+	u.Path, u.RawPath = "", ""
+	c.url = u.String()
+	switch {
+	case !namesNamespace(ns):
+	case !namespaceGiven:
+		c.namespace, c.nsFromURL = ns, true
+	case ns != "/"+strings.TrimPrefix(c.namespace, "/"):
+		c.ignoredPath = ns
+	}
+	return nil
 }
 
-// checkURL rejects URLs the client cannot dial. The message never quotes
+// namesNamespace reports whether a URL path names a namespace: any path
+// but none, "/" and the default Engine.IO path.
+func namesNamespace(path string) bool {
+	switch path {
+	case "", "/", "/socket.io", "/socket.io/":
+		return false
+	}
+	return true
+}
+
+// checkURL parses a URL the client can dial. The message never quotes
 // the URL, whose query or user info may carry credentials.
-func checkURL(raw string) error {
+func checkURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return errors.New("the URL cannot be parsed")
+		return nil, errors.New("the URL cannot be parsed")
 	}
 	switch u.Scheme {
 	case "http", "https", "ws", "wss":
 	default:
-		return errors.New("the URL must start with http://, https://, ws:// or wss://")
+		return nil, errors.New("the URL must start with http://, https://, ws:// or wss://")
 	}
 	if u.Host == "" {
-		return errors.New("the URL has no host")
+		return nil, errors.New("the URL has no host")
 	}
-	return nil
+	return u, nil
 }
 
 // parseHeaders turns "Name: value" strings into a header. Errors name the
@@ -270,6 +306,14 @@ func parseHeaders(list []string) (http.Header, error) {
 		}
 		if strings.ContainsAny(value, "\r\n\x00") {
 			return nil, fmt.Errorf("-H #%d (%s): the value holds a control character", i+1, name)
+		}
+		if strings.EqualFold(name, "Host") {
+			switch {
+			case value == "":
+				return nil, fmt.Errorf("-H #%d: Host needs a value", i+1)
+			case h.Get("Host") != "":
+				return nil, fmt.Errorf("-H #%d: Host given twice", i+1)
+			}
 		}
 		h.Add(name, value)
 	}
