@@ -19,7 +19,10 @@ const usageText = `Usage: siocat [flags] URL
 siocat connects to a Socket.IO server (WebSocket transport), prints every
 event it receives on stdout as one JSON object per line, and sends the
 events it reads on stdin. URL is http://, https://, ws:// or wss://.
-Flags may come before or after URL.
+As in socket.io-client, its path names the namespace
+(https://example.com/admin joins /admin) unless it is /socket.io/, the
+Engine.IO path; stderr then says so, and --namespace chooses the
+namespace instead. Flags may come before or after URL.
 
 Output (stdout), one line per received event:
   {"ns":"/realtime","event":"tick","args":[{"n":1}]}
@@ -36,8 +39,11 @@ Input (stdin), one JSON array per line: ["event", arg...]
   A line that is not a JSON array starting with a string is reported on
   stderr with its number ("siocat: stdin line 3: ...") and not sent;
   reading goes on. With --ack each line asks for an acknowledgement and
-  waits for it before the next line is sent; the reply is printed as
-  {"ack":LINE,"args":[...]} where LINE is the stdin line number.
+  waits for it, at most --ack-timeout, before the next line is sent; the
+  reply is printed as {"ack":LINE,"args":[...]} where LINE is the stdin
+  line number. When no reply comes in time, stderr says so
+  ("siocat: stdin line 3: no ack within 10s (--ack-timeout), going on")
+  and the next line is sent; a late reply is not printed.
   End of input only stops reading: siocat keeps receiving.
 
 Status: connection changes go to stderr as readable lines
@@ -53,14 +59,15 @@ SIGINT or SIGTERM arrives (it then leaves the namespace politely), or the
 connection ends for good. Auth and header values are never printed.
 
 Flags:
-  --namespace NS     namespace to join (default "/")
-  --path PATH        Engine.IO endpoint path (default: the URL's path if it
-                     has one, else /socket.io/)
+  --namespace NS     namespace to join (default: the URL's path, else "/")
+  --path PATH        Engine.IO endpoint path (default /socket.io/)
   --auth JSON        CONNECT auth payload, a JSON object
   --auth-cmd CMD     run "sh -c CMD" before every connect and reconnect and
                      use its stdout, a JSON object, as the auth payload (its
                      stdin is empty, its stderr is passed through)
-  -H 'Name: value'   extra WebSocket handshake header (repeatable)
+  -H 'Name: value'   extra WebSocket handshake header (repeatable);
+                     -H 'Host: name' replaces the Host header (TLS still
+                     verifies the URL's host)
   --count N          exit after N printed events
   --timeout D        exit after D (e.g. 30s, 5m)
   --no-reconnect     end at the first lost connection instead of
@@ -69,6 +76,8 @@ Flags:
                      https:// and wss://
   --compress         ask for permessage-deflate (the server may decline)
   --ack              send stdin lines asking for acks, print the replies
+  --ack-timeout D    with --ack, wait at most D for each reply, then warn
+                     and send the next line (default 10s; must be > 0)
   --no-auto-ack      leave the server's ack requests unanswered
   --json-status      report connection changes on stdout as JSON lines
   --demo             start a demo server on loopback inside siocat and
@@ -87,13 +96,19 @@ Examples:
   siocat --demo --count 5
   siocat --namespace /realtime --auth-cmd './get-token' https://chat.example.com
   echo '["join","room1"]' | siocat --namespace /realtime https://chat.example.com
-  echo '["ping",1]' | siocat --ack --timeout 5s -H 'Cookie: sid=abc' wss://example.com
+  echo '["ping",1]' | siocat --ack --ack-timeout 2s --timeout 5s -H 'Cookie: sid=abc' wss://example.com
+  siocat -H 'Host: chat.internal' https://10.0.0.7/admin
 `
+
+// defaultAckTimeout is the default of --ack-timeout.
+const defaultAckTimeout = 10 * time.Second
 
 // config is the parsed command line.
 type config struct {
 	url         string
 	namespace   string
+	nsFromURL   bool   // namespace is the URL's path (no --namespace)
+	ignoredPath string // URL path dropped for --namespace
 	path        string
 	auth        json.RawMessage
 	authCmd     string
@@ -105,6 +120,7 @@ type config struct {
 	compress    bool
 	demo        bool
 	ack         bool
+	ackTimeout  time.Duration
 	noAutoAck   bool
 	jsonStatus  bool
 }
@@ -122,8 +138,9 @@ func (h *headerFlags) Set(v string) error {
 
 // rawFlags are the flag values that need checking after parsing.
 type rawFlags struct {
-	auth    string
-	headers headerFlags
+	auth      string
+	headers   headerFlags
+	namespace bool // --namespace was given
 }
 
 // parseFlags parses args (without the program name). It returns
@@ -136,6 +153,7 @@ func parseFlags(args []string) (*config, error) {
 	if err != nil {
 		return nil, err
 	}
+	fs.Visit(func(f *flag.Flag) { raw.namespace = raw.namespace || f.Name == "namespace" })
 	if err := cfg.check(pos, &raw); err != nil {
 		return nil, err
 	}
@@ -158,6 +176,7 @@ func newFlagSet(cfg *config, raw *rawFlags) *flag.FlagSet {
 	fs.BoolVar(&cfg.compress, "compress", false, "")
 	fs.BoolVar(&cfg.demo, "demo", false, "")
 	fs.BoolVar(&cfg.ack, "ack", false, "")
+	fs.DurationVar(&cfg.ackTimeout, "ack-timeout", defaultAckTimeout, "")
 	fs.BoolVar(&cfg.noAutoAck, "no-auto-ack", false, "")
 	fs.BoolVar(&cfg.jsonStatus, "json-status", false, "")
 	return fs
@@ -186,7 +205,7 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 
 // check validates the parsed values and fills the derived fields.
 func (c *config) check(pos []string, raw *rawFlags) error {
-	if err := c.checkTarget(pos); err != nil {
+	if err := c.checkTarget(pos, raw.namespace); err != nil {
 		return err
 	}
 	if c.count < 0 {
@@ -194,6 +213,9 @@ func (c *config) check(pos []string, raw *rawFlags) error {
 	}
 	if c.timeout < 0 {
 		return errors.New("--timeout must not be negative")
+	}
+	if c.ackTimeout <= 0 {
+		return errors.New("--ack-timeout must be positive")
 	}
 	if raw.auth != "" && c.authCmd != "" {
 		return errors.New("--auth and --auth-cmd are mutually exclusive")
@@ -209,7 +231,11 @@ func (c *config) check(pos []string, raw *rawFlags) error {
 	return err
 }
 
-func (c *config) checkTarget(pos []string) error {
+// checkTarget checks the URL and takes its path off: as in
+// socket.io-client, a path names the namespace, unless --namespace was
+// given. The client gets the URL without a path, so that the Engine.IO
+// path is --path or the default.
+func (c *config) checkTarget(pos []string, namespaceGiven bool) error {
 	switch {
 	case len(pos) > 1:
 		return fmt.Errorf("too many arguments (%d); want a single URL", len(pos))
@@ -220,26 +246,49 @@ func (c *config) checkTarget(pos []string) error {
 	case len(pos) == 0:
 		return errors.New("missing URL")
 	}
-	c.url = pos[0]
-	return checkURL(c.url)
+	u, err := checkURL(pos[0])
+	if err != nil {
+		return err
+	}
+	ns := u.Path
+	u.Path, u.RawPath = "", ""
+	c.url = u.String()
+	switch {
+	case !namesNamespace(ns):
+	case !namespaceGiven:
+		c.namespace, c.nsFromURL = ns, true
+	case ns != "/"+strings.TrimPrefix(c.namespace, "/"):
+		c.ignoredPath = ns
+	}
+	return nil
 }
 
-// checkURL rejects URLs the client cannot dial. The message never quotes
+// namesNamespace reports whether a URL path names a namespace: any path
+// but none, "/" and the default Engine.IO path.
+func namesNamespace(path string) bool {
+	switch path {
+	case "", "/", "/socket.io", "/socket.io/":
+		return false
+	}
+	return true
+}
+
+// checkURL parses a URL the client can dial. The message never quotes
 // the URL, whose query or user info may carry credentials.
-func checkURL(raw string) error {
+func checkURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return errors.New("the URL cannot be parsed")
+		return nil, errors.New("the URL cannot be parsed")
 	}
 	switch u.Scheme {
 	case "http", "https", "ws", "wss":
 	default:
-		return errors.New("the URL must start with http://, https://, ws:// or wss://")
+		return nil, errors.New("the URL must start with http://, https://, ws:// or wss://")
 	}
 	if u.Host == "" {
-		return errors.New("the URL has no host")
+		return nil, errors.New("the URL has no host")
 	}
-	return nil
+	return u, nil
 }
 
 // parseHeaders turns "Name: value" strings into a header. Errors name the
@@ -257,6 +306,14 @@ func parseHeaders(list []string) (http.Header, error) {
 		}
 		if strings.ContainsAny(value, "\r\n\x00") {
 			return nil, fmt.Errorf("-H #%d (%s): the value holds a control character", i+1, name)
+		}
+		if strings.EqualFold(name, "Host") {
+			switch {
+			case value == "":
+				return nil, fmt.Errorf("-H #%d: Host needs a value", i+1)
+			case h.Get("Host") != "":
+				return nil, fmt.Errorf("-H #%d: Host given twice", i+1)
+			}
 		}
 		h.Add(name, value)
 	}

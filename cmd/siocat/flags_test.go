@@ -19,7 +19,7 @@ func TestParseFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	if cfg.url != "https://chat.example.com" || cfg.namespace != "/realtime" || cfg.count != 5 ||
-		cfg.timeout != 2*time.Second || !cfg.ack || !cfg.jsonStatus {
+		cfg.timeout != 2*time.Second || !cfg.ack || cfg.ackTimeout != defaultAckTimeout || !cfg.jsonStatus {
 		t.Errorf("config: %+v", cfg)
 	}
 	if cfg.headers.Get("Authorization") != "Bearer x" || cfg.headers.Get("X-A") != "b" {
@@ -29,7 +29,7 @@ func TestParseFlags(t *testing.T) {
 
 func TestParseFlagsAfterDoubleDash(t *testing.T) {
 	cfg, err := parseFlags([]string{"--count", "1", "--", "http://h/"})
-	if err != nil || cfg.url != "http://h/" {
+	if err != nil || cfg.url != "http://h" {
 		t.Fatalf("cfg %+v, err %v", cfg, err)
 	}
 	if _, err := parseFlags([]string{"--", "http://h/", "--count"}); err == nil {
@@ -47,6 +47,10 @@ func TestParseFlagsErrors(t *testing.T) {
 		{[]string{"--demo", "http://a"}, "--demo takes no URL"},
 		{[]string{"--count", "-1", "http://a"}, "--count must not be negative"},
 		{[]string{"--timeout", "-1s", "http://a"}, "--timeout must not be negative"},
+		{[]string{"--ack-timeout", "0", "http://a"}, "--ack-timeout must be positive"},
+		{[]string{"--ack-timeout", "-1s", "http://a"}, "--ack-timeout must be positive"},
+		{[]string{"-H", "Host: a", "-H", "host: topsecret", "http://a"}, "-H #2: Host given twice"},
+		{[]string{"-H", "Host:", "http://a"}, "-H #1: Host needs a value"},
 		{[]string{"--auth", "[1]", "http://a"}, "not a JSON object"},
 		{[]string{"--auth", "{}", "--auth-cmd", "x", "http://a"}, "mutually exclusive"},
 		{[]string{"-H", "Bad Name: topsecret", "http://a"}, "-H #1"},
@@ -64,6 +68,37 @@ func TestParseFlagsErrors(t *testing.T) {
 		}
 		if strings.Contains(err.Error(), "topsecret") {
 			t.Errorf("parseFlags(%q): the error quotes a secret: %v", tc.args, err)
+		}
+	}
+}
+
+func TestParseFlagsURLPath(t *testing.T) {
+	tests := []struct {
+		args      []string
+		url       string
+		namespace string
+		fromURL   bool
+		ignored   string
+	}{
+		{args: []string{"http://h"}, url: "http://h", namespace: "/"},
+		{args: []string{"http://h/"}, url: "http://h", namespace: "/"},
+		{args: []string{"http://h/socket.io"}, url: "http://h", namespace: "/"},
+		{args: []string{"https://u:p@h:8443/socket.io/?token=x"}, url: "https://u:p@h:8443?token=x", namespace: "/"},
+		{args: []string{"http://h/admin?x=1"}, url: "http://h?x=1", namespace: "/admin", fromURL: true},
+		{args: []string{"http://h/admin/"}, url: "http://h", namespace: "/admin/", fromURL: true},
+		{args: []string{"--namespace", "/", "http://h/admin"}, url: "http://h", namespace: "/", ignored: "/admin"},
+		{args: []string{"--namespace", "admin", "http://h/admin"}, url: "http://h", namespace: "admin"},
+		{args: []string{"--path", "/rt/", "http://h/admin"}, url: "http://h", namespace: "/admin", fromURL: true},
+	}
+	for _, tc := range tests {
+		cfg, err := parseFlags(tc.args)
+		if err != nil {
+			t.Errorf("parseFlags(%q): %v", tc.args, err)
+			continue
+		}
+		if cfg.url != tc.url || cfg.namespace != tc.namespace || cfg.nsFromURL != tc.fromURL || cfg.ignoredPath != tc.ignored {
+			t.Errorf("parseFlags(%q): url %q, namespace %q, from URL %v, ignored %q; want %q, %q, %v, %q",
+				tc.args, cfg.url, cfg.namespace, cfg.nsFromURL, cfg.ignoredPath, tc.url, tc.namespace, tc.fromURL, tc.ignored)
 		}
 	}
 }

@@ -103,14 +103,20 @@ func (s *session) sendLines(ctx context.Context, lines <-chan inputLine) {
 	}
 }
 
-// sendLine emits one event, with an ack under --ack. It returns false when
-// nothing more can be sent.
+// sendLine emits one event, with an ack under --ack, waiting at most
+// --ack-timeout for it. It returns false when nothing more can be sent.
 func (s *session) sendLine(ctx context.Context, no int, name string, args []any) bool {
 	if !s.cfg.ack {
 		return s.sent(ctx, no, s.stream.Emit(ctx, name, args...))
 	}
-	reply, err := s.stream.EmitWithAck(ctx, name, args...)
+	actx, cancel := context.WithTimeout(ctx, s.cfg.ackTimeout)
+	reply, err := s.stream.EmitWithAck(actx, name, args...)
+	cancel()
 	if err != nil {
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			s.out.warnf("stdin line %d: no ack within %s (--ack-timeout), going on", no, s.cfg.ackTimeout)
+			return true
+		}
 		return s.sent(ctx, no, err)
 	}
 	raw := reply.Args

@@ -47,6 +47,7 @@ func runConfig(ctx context.Context, cfg *config, stdin io.Reader, out *printer) 
 		out.warnf("%v", err)
 		return exitUsage
 	}
+	cfg.warnURLPath(out)
 	if cfg.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, cfg.timeout)
@@ -68,6 +69,17 @@ func runConfig(ctx context.Context, cfg *config, stdin io.Reader, out *printer) 
 	}
 	s := &session{cfg: cfg, out: out, stream: stream, failc: make(chan error, 1)}
 	return s.run(ctx, stdin)
+}
+
+// warnURLPath says what became of the URL's path when it names a
+// namespace.
+func (c *config) warnURLPath(out *printer) {
+	switch {
+	case c.nsFromURL:
+		out.warnf("the URL path %s is taken as the namespace; give --namespace to choose it explicitly", c.namespace)
+	case c.ignoredPath != "":
+		out.warnf("the URL path %s is ignored: --namespace %s chooses the namespace", c.ignoredPath, c.namespace)
+	}
 }
 
 // dialFailed reports a failed first connect and returns its exit code.

@@ -138,6 +138,25 @@ func TestAckReplies(t *testing.T) {
 	}
 }
 
+func TestAckTimeout(t *testing.T) {
+	t.Parallel()
+	// The server leaves "slow" unanswered and acknowledges the rest.
+	srv := newServer(t, sioserver.Options{Handler: func(c *sioserver.Conn, ev *sioserver.Received) {
+		if ev.Name != "slow" {
+			sioserver.EchoHandler(c, ev)
+		}
+	}})
+	p := startSiocat(t, "[\"slow\"]\n[\"fast\",1]\n", "--ack", "--ack-timeout", "300ms", srv.URL())
+	lines := p.waitStdout(t, 1)
+	p.wantStop(t)
+	if strings.Join(lines, "\n") != `{"ack":2,"args":[1]}` {
+		t.Errorf("stdout:\n%s", p.stdout.String())
+	}
+	if want := "siocat: stdin line 1: no ack within 300ms (--ack-timeout), going on\n"; !strings.Contains(p.stderr.String(), want) {
+		t.Errorf("stderr lacks %q:\n%s", want, p.stderr.String())
+	}
+}
+
 // wantStop stops the process with SIGTERM and expects exit code 0.
 func (p *proc) wantStop(t *testing.T) {
 	t.Helper()

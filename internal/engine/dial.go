@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -108,15 +109,6 @@ func Dial(ctx context.Context, cfg *Config) (*Conn, error) {
 		return &DialError{Step: step, URL: Redact(cfg.URL), Err: err}
 	}
 	var status int
-	// A Host header replaces the URL's host in the request, while the
-	// connection still goes to the URL's host.
-	reqURL, header := cfg.URL, cfg.Header
-	if host := header.Get("Host"); host != "" {
-		u := *cfg.URL
-		u.Host = host
-		reqURL, header = &u, header.Clone()
-		header.Del("Host")
-	}
 	d := ws.Dialer{
 		Extensions: extensions(cfg.Compression),
 		NetDial: func(ctx context.Context, network, _ string) (net.Conn, error) {
@@ -139,13 +131,18 @@ func Dial(ctx context.Context, cfg *Config) (*Conn, error) {
 			status = code // the body is not read: the server may keep the connection open
 		},
 	}
+	header, host := splitHost(cfg.Header)
+	if strings.ContainsAny(host, "\r\n\x00") {
+		return nil, &DialError{Step: StepUpgrade, URL: Redact(cfg.URL), Err: errBadHost}
+	}
+	d.Host = host
 	if len(header) > 0 {
 		d.Header = ws.HandshakeHeaderHTTP(header)
 	}
 	if cfg.OnHeader != nil {
 		d.OnHeader = func(k, v []byte) error { cfg.OnHeader(k, v); return nil }
 	}
-	nc, br, hs, err := d.Dial(ctx, reqURL.String())
+	nc, br, hs, err := d.Dial(ctx, cfg.URL.String())
 	if err != nil {
 		if status != 0 {
 			return nil, &DialError{Step: StepUpgrade, URL: Redact(cfg.URL), Status: status, Err: err}
@@ -165,6 +162,35 @@ func Dial(ctx context.Context, cfg *Config) (*Conn, error) {
 		return nil, fail(err)
 	}
 	return c, nil
+}
+
+// errBadHost refuses a Host header value that would end its line early.
+var errBadHost = errors.New("the Host header holds a control character")
+
+// splitHost returns h without its Host header, and that header's first
+// value. gobwas/ws writes the request's Host line itself, from
+// Dialer.Host or else the URL, and would write a Host in the extra
+// header as a second line, which servers reject (Go's net/http) or
+// ignore (Node.js keeps the first). h is not changed.
+func splitHost(h http.Header) (http.Header, string) {
+	var host string
+	var rest http.Header
+	for k, v := range h {
+		if !strings.EqualFold(k, "Host") {
+			continue
+		}
+		if rest == nil {
+			rest = h.Clone()
+		}
+		delete(rest, k)
+		if host == "" && len(v) > 0 {
+			host = v[0]
+		}
+	}
+	if rest == nil {
+		return h, ""
+	}
+	return rest, host
 }
 
 func tcpDial(ctx context.Context, cfg *Config, network, addr string) (net.Conn, error) {

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"net"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -20,12 +21,14 @@ const receivedQueueSize = 4096
 // concurrent use; writes are serialised, a packet and its attachments as
 // one unit.
 type Conn struct {
-	reqHeader http.Header // headers of the WebSocket upgrade request
-	s         *Server
-	id        string
-	raw       net.Conn // the TCP socket
-	nc        net.Conn // raw, or the TLS layer over it
-	br        *bufio.Reader
+	s   *Server
+	id  string
+	raw net.Conn // the TCP socket
+	nc  net.Conn // raw, or the TLS layer over it
+	br  *bufio.Reader
+
+	hosts     []string    // the upgrade request's Host header values; never changed
+	reqHeader http.Header // its other headers; never changed
 
 	rhdr    [ws.MaxHeaderSize]byte // read goroutine only
 	pending *pendingPacket         // read goroutine only
@@ -150,6 +153,10 @@ func (c *Conn) shutdown(err error, code ws.StatusCode) {
 
 // ID returns the Engine.IO session id sent in the open packet.
 func (c *Conn) ID() string { return c.id }
+
+// Hosts returns the values of the Host header lines of the client's
+// upgrade request, in order: exactly one for a well-formed request.
+func (c *Conn) Hosts() []string { return slices.Clone(c.hosts) }
 
 // Closed returns a channel closed when the connection has ended.
 func (c *Conn) Closed() <-chan struct{} { return c.closed }

@@ -22,8 +22,13 @@ func (s *Server) handshake(raw net.Conn) (*Conn, error) {
 	}
 	_ = raw.SetDeadline(time.Now().Add(handshakeTimeout))
 	reqHeader := http.Header{}
+	var hosts []string
 	u := ws.Upgrader{
 		OnRequest: s.checkRequest,
+		OnHost: func(host []byte) error {
+			hosts = append(hosts, string(host))
+			return nil
+		},
 		OnHeader: func(k, v []byte) error {
 			reqHeader.Add(string(k), string(v))
 			return nil
@@ -38,7 +43,7 @@ func (s *Server) handshake(raw net.Conn) (*Conn, error) {
 	}
 	_ = raw.SetDeadline(time.Time{})
 	c := newConn(s, raw, nc)
-	c.reqHeader = reqHeader
+	c.reqHeader, c.hosts = reqHeader, hosts
 	return c, nil
 }
 
