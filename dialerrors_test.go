@@ -27,6 +27,7 @@ func TestDialErrorsSayWhatToDo(t *testing.T) {
 	}))
 	defer page.Close()
 	silent := silentListener(t)
+	http10 := answeringListener(t, "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n")
 	cases := []struct {
 		name  string
 		url   string
@@ -39,6 +40,8 @@ func TestDialErrorsSayWhatToDo(t *testing.T) {
 			words: []string{"no Socket.IO endpoint at ws://127.0.0.1:", "/socket.io/", "HTTP 404 Not Found", "check the URL and Options.Path"}},
 		{name: "a plain web page", url: page.URL, step: "WebSocket upgrade",
 			words: []string{"no Socket.IO endpoint", "HTTP 200 OK"}},
+		{name: "an HTTP/1.0 server", url: "http://" + http10, step: "WebSocket upgrade",
+			words: []string{"no Socket.IO endpoint at ws://" + http10, "no WebSocket handshake", "check the URL and Options.Path"}},
 		{name: "upgrade never answered", url: "http://" + silent, opts: siostream.Options{ConnectTimeout: 200 * time.Millisecond},
 			step: "WebSocket upgrade", words: []string{"WebSocket upgrade to ws://" + silent, "Options.ConnectTimeout (200ms)"}, is: context.DeadlineExceeded},
 		{name: "TLS never answered", url: "https://" + silent, opts: siostream.Options{ConnectTimeout: 200 * time.Millisecond, TLSConfig: &tls.Config{}},
@@ -137,6 +140,35 @@ func TestOptionsInTheirPlace(t *testing.T) {
 		!strings.Contains(err.Error(), "Compression") {
 		t.Fatalf("Manager.Dial with a connection field: %v", err)
 	}
+}
+
+// answeringListener writes answer to every connection, then holds it.
+func answeringListener(t testing.TB, answer string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var conns []net.Conn
+		defer func() {
+			for _, c := range conns {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			conns = append(conns, c)
+			c.Write([]byte(answer))
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-done })
+	return ln.Addr().String()
 }
 
 // silentListener accepts connections and never answers.

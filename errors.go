@@ -89,6 +89,8 @@ type DialError struct {
 	// Timeout is Options.ConnectTimeout when it ran out, else 0.
 	Timeout time.Duration
 	Err     error
+
+	notWebSocket bool // the upgrade's answer was no WebSocket handshake
 }
 
 func (e *DialError) Error() string {
@@ -96,6 +98,9 @@ func (e *DialError) Error() string {
 	case e.Status != 0:
 		return fmt.Sprintf("siostream: no Socket.IO endpoint at %s: the WebSocket upgrade got HTTP %d %s (check the URL and Options.Path)",
 			e.URL, e.Status, http.StatusText(e.Status))
+	case e.notWebSocket:
+		return fmt.Sprintf("siostream: no Socket.IO endpoint at %s: the answer to the WebSocket upgrade is no WebSocket handshake (%v); check the URL and Options.Path",
+			e.URL, e.Err)
 	case e.Timeout > 0 && e.Step == "Socket.IO CONNECT":
 		return fmt.Sprintf("siostream: no CONNECT reply from %s within Options.ConnectTimeout (%v)", e.URL, e.Timeout)
 	case e.Timeout > 0:

@@ -428,7 +428,7 @@ func (m *Manager) dialError(ctx context.Context, err error) error {
 	if !errors.As(err, &de) {
 		return fmt.Errorf("siostream: %w", err)
 	}
-	out := &DialError{Step: string(de.Step), URL: de.URL, Status: de.Status, Err: de.Err}
+	out := &DialError{Step: string(de.Step), URL: de.URL, Status: de.Status, Err: de.Err, notWebSocket: de.NotWebSocket}
 	var refused *proxy.Error
 	if errors.As(err, &refused) {
 		out.Step = "proxy tunnel"

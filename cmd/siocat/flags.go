@@ -91,6 +91,7 @@ Exit status:
      with an error (also when stdout cannot be written)
   2  usage error
   3  authentication rejected: the server refused the namespace CONNECT
+     (a namespace the server does not have is exit 1)
 
 Examples:
   siocat --demo --count 5

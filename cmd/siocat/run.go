@@ -85,7 +85,11 @@ func (c *config) warnURLPath(out *printer) {
 // dialFailed reports a failed first connect and returns its exit code.
 func dialFailed(out *printer, err error) int {
 	var ce *siostream.ConnectError
-	if errors.As(err, &ce) {
+	switch {
+	case errors.Is(err, siostream.ErrUnknownNamespace):
+		out.warnf("%v", err)
+		return exitConn
+	case errors.As(err, &ce):
 		out.warnf("authentication rejected: %v", err)
 		return exitAuth
 	}
@@ -198,6 +202,9 @@ func (s *session) ended() int {
 	switch {
 	case err == nil, errors.Is(err, siostream.ErrClosed):
 		return exitOK
+	case errors.Is(err, siostream.ErrUnknownNamespace):
+		s.out.warnf("%v", err)
+		return exitConn
 	case errors.As(err, &ce):
 		s.out.warnf("authentication rejected: %v", err)
 		return exitAuth

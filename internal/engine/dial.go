@@ -80,7 +80,10 @@ type DialError struct {
 	URL string
 	// Status is the HTTP status of a refused upgrade, else 0.
 	Status int
-	Err    error
+	// NotWebSocket: the upgrade got an answer that is no WebSocket
+	// handshake (not HTTP/1.1, no Upgrade header, a wrong accept key).
+	NotWebSocket bool
+	Err          error
 }
 
 func (e *DialError) Error() string {
@@ -147,6 +150,9 @@ func Dial(ctx context.Context, cfg *Config) (*Conn, error) {
 		if status != 0 {
 			return nil, &DialError{Step: StepUpgrade, URL: Redact(cfg.URL), Status: status, Err: err}
 		}
+		if step == StepUpgrade && notWebSocket(err) {
+			return nil, &DialError{Step: StepUpgrade, URL: Redact(cfg.URL), NotWebSocket: true, Err: err}
+		}
 		return nil, fail(err)
 	}
 	step = StepOpen
@@ -191,6 +197,18 @@ func splitHost(h http.Header) (http.Header, string) {
 		return h, ""
 	}
 	return rest, host
+}
+
+// notWebSocket reports an answer to the upgrade that is no WebSocket
+// handshake at all.
+func notWebSocket(err error) bool {
+	for _, e := range []error{ws.ErrHandshakeBadProtocol, ws.ErrHandshakeBadUpgrade, ws.ErrHandshakeBadConnection,
+		ws.ErrHandshakeBadSecAccept, ws.ErrMalformedResponse, ws.ErrHandshakeBadStatus} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }
 
 func tcpDial(ctx context.Context, cfg *Config, network, addr string) (net.Conn, error) {
