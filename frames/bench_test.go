@@ -136,3 +136,12 @@ func BenchmarkParseStringEvent(b *testing.B) {
 		})
 	}
 }
+
+func BenchmarkAppendString64(b *testing.B) {
+	s := strings.Repeat("x", 64)
+	buf := make([]byte, 0, 128)
+	b.SetBytes(64)
+	for b.Loop() {
+		buf = AppendString(buf[:0], s)
+	}
+}

@@ -92,6 +92,9 @@ func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		if i = skipSafe8(s, i); i >= len(s) {
+			break
+		}
 		if c := s[i]; c < utf8.RuneSelf {
 			if !htmlSafe(c) {
 				dst = appendEscapedByte(append(dst, s[start:i]...), c)
@@ -109,6 +112,20 @@ func AppendString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// skipSafe8 skips whole 8-byte words of s that need no escaping (ASCII,
+// no control byte, quote, backslash, <, > or &).
+func skipSafe8(s string, i int) int {
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if (w|below(w, 0x20)|zeroByte(w^'"'*ones)|zeroByte(w^'\\'*ones)|
+			zeroByte(w^'<'*ones)|zeroByte(w^'>'*ones)|zeroByte(w^'&'*ones))&highs != 0 {
+			break
+		}
+	}
+	return i
 }
 
 // htmlSafe reports whether the ASCII byte c needs no escaping.
