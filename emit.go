@@ -408,14 +408,20 @@ func (st *Stream) flushOutbox(l *link) {
 	clear(box)
 }
 
-// Written is called by the writer once f is on the wire.
-func (st *Stream) Written(f *engine.Frame) {
-	st.unwritten.Add(-int64(f.Mem()))
-	st.doneSeq.Store(f.Seq)
-	st.emitted.Add(1)
-	if p, ok := f.Tag.(*pendingAck); ok {
-		p.written.Store(true)
+// Written is called by the writer once the frames fs are on the wire.
+func (st *Stream) Written(fs []*engine.Frame) {
+	var mem int64
+	for _, f := range fs {
+		mem += int64(f.Mem())
+		if f.Tag != nil {
+			if p, ok := f.Tag.(*pendingAck); ok {
+				p.written.Store(true)
+			}
+		}
 	}
+	st.unwritten.Add(-mem)
+	st.doneSeq.Store(fs[len(fs)-1].Seq)
+	st.emitted.Add(uint64(len(fs)))
 	st.sendWait.wake()
 }
 

@@ -28,9 +28,10 @@ type Frame struct {
 // Owner is told about the frames it queued, on the writer goroutine. It
 // must not block and must not call back into the Conn.
 type Owner interface {
-	// Written reports that f is on the wire (handed to the socket in
-	// full). The frame is recycled once Written returns.
-	Written(f *Frame)
+	// Written reports that the frames fs, consecutive ones of this
+	// owner, are on the wire (handed to the socket in full). They are
+	// recycled once Written returns.
+	Written(fs []*Frame)
 }
 
 // Size is the number of payload bytes the frame puts on the wire.
@@ -60,9 +61,23 @@ const (
 
 var framePool = sync.Pool{New: func() any { return &Frame{Data: make([]byte, 0, frameData), pooled: true} }}
 
+// spareFrames sits in front of framePool. Frames are taken by emitters
+// and given back by writers, on other processors: sync.Pool's
+// per-processor caches then miss, and every garbage collection empties
+// them. A bounded channel serves any processor and is not emptied; it
+// holds at most its capacity of small frames (about 300 KiB).
+var spareFrames = make(chan *Frame, 512)
+
 // NewFrame returns an empty frame from a pool, with room for small
 // packets in Data.
-func NewFrame() *Frame { return framePool.Get().(*Frame) }
+func NewFrame() *Frame {
+	select {
+	case f := <-spareFrames:
+		return f
+	default:
+		return framePool.Get().(*Frame)
+	}
+}
 
 // Release recycles a frame from NewFrame; nobody may use it afterwards.
 // Frames made otherwise are left to the garbage collector.
@@ -75,5 +90,9 @@ func (f *Frame) Release() {
 		data = make([]byte, 0, frameData)
 	}
 	*f = Frame{Data: data, pooled: true}
-	framePool.Put(f)
+	select {
+	case spareFrames <- f:
+	default:
+		framePool.Put(f)
+	}
 }

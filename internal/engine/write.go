@@ -209,6 +209,7 @@ func (w *writer) stop(cause error) []*Frame {
 type scratch struct {
 	out  []byte
 	done []written
+	run  []*Frame // frames of one owner, for Owner.Written
 	keys [256]byte
 	kpos int
 	zbuf bytes.Buffer
@@ -404,10 +405,7 @@ func (w *writer) flush(s *scratch) error {
 		return w.writeError(s, n, err)
 	}
 	w.writes.Add(1)
-	for i, d := range s.done {
-		w.wrote(d.f)
-		s.done[i] = written{}
-	}
+	w.wrote(s, len(s.done))
 	s.out, s.done = s.out[:0], s.done[:0]
 	return nil
 }
@@ -416,9 +414,10 @@ func (w *writer) flush(s *scratch) error {
 // socket in full.
 func (w *writer) writeError(s *scratch, n int, err error) error {
 	i := 0
-	for ; i < len(s.done) && s.done[i].end <= n; i++ {
-		w.wrote(s.done[i].f)
+	for i < len(s.done) && s.done[i].end <= n {
+		i++
 	}
+	w.wrote(s, i)
 	s.done = append(s.done[:0], s.done[i:]...)
 	if errors.Is(err, os.ErrDeadlineExceeded) {
 		return ErrWriteTimeout
@@ -426,11 +425,34 @@ func (w *writer) writeError(s *scratch, n int, err error) error {
 	return err
 }
 
-func (w *writer) wrote(f *Frame) {
-	if f.Owner != nil {
-		f.Owner.Written(f)
+// wrote tells the owners of the first n frames of s.done that they are
+// on the wire, a run of one owner's frames at a time, and recycles them.
+func (w *writer) wrote(s *scratch, n int) {
+	run := s.run[:0]
+	for i := 0; i < n; i++ {
+		f := s.done[i].f
+		s.done[i] = written{}
+		if len(run) > 0 && run[0].Owner != f.Owner {
+			tell(run)
+			run = run[:0]
+		}
+		run = append(run, f)
 	}
-	f.Release()
+	tell(run)
+	clear(run)
+	s.run = run[:0]
+}
+
+func tell(run []*Frame) {
+	if len(run) == 0 {
+		return
+	}
+	if o := run[0].Owner; o != nil {
+		o.Written(run)
+	}
+	for _, f := range run {
+		f.Release()
+	}
 }
 
 // unwritten hands back, oldest first, the frames a failed write left:
