@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -458,5 +459,103 @@ func (p *rawPeer) serve() {
 		case strings.HasPrefix(s, `42["probe"`):
 			p.text(`42["probed"]`)
 		}
+	}
+}
+
+// raceEnabled reports whether the test binary was built with -race.
+var raceEnabled = func() bool {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "-race" {
+			return s.Value == "true"
+		}
+	}
+	return false
+}()
+
+// needTime fails at once when the test binary's deadline leaves less than d.
+func needTime(t *testing.T, d time.Duration) {
+	t.Helper()
+	if dl, ok := t.Deadline(); ok && time.Until(dl) < d {
+		t.Fatalf("this test needs about %v but the test deadline is in %v: run it with -timeout 0 (or a larger -timeout)", d, time.Until(dl).Round(time.Second))
+	}
+}
+
+// memMonitor samples the runtime's memory statistics until stopped.
+type memMonitor struct {
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	peakSys  uint64
+	peakUse  uint64
+	peakHeap uint64
+	samples  int
+}
+
+func startMemMonitor(every time.Duration) *memMonitor {
+	m := &memMonitor{stop: make(chan struct{})}
+	m.wg.Go(func() {
+		tk := time.NewTicker(every)
+		defer tk.Stop()
+		for {
+			ms := readMem()
+			m.mu.Lock()
+			m.peakSys = max(m.peakSys, ms.Sys)
+			m.peakUse = max(m.peakUse, ms.HeapInuse)
+			m.peakHeap = max(m.peakHeap, ms.HeapAlloc)
+			m.samples++
+			m.mu.Unlock()
+			select {
+			case <-m.stop:
+				return
+			case <-tk.C:
+			}
+		}
+	})
+	return m
+}
+
+func (m *memMonitor) finish() (sys, inuse, heap uint64) {
+	close(m.stop)
+	m.wg.Wait()
+	return m.peakSys, m.peakUse, m.peakHeap
+}
+
+// forEach runs f(i) for i in [0, n) on at most par goroutines.
+func soakForEach(n, par int, f func(i int)) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, par)
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			f(i)
+		})
+	}
+	wg.Wait()
+}
+
+func percentOf(n, of int) float64 {
+	if of == 0 {
+		return 0
+	}
+	return 100 * float64(n) / float64(of)
+}
+
+func inMiB(b uint64) float64 { return float64(b) / oneMiB }
+
+// settleGoroutines waits up to d for the goroutine count to fall to at
+// most limit and returns the last count.
+func settleGoroutines(limit int, d time.Duration) int {
+	deadline := time.Now().Add(d)
+	for {
+		n := runtime.NumGoroutine()
+		if n <= limit || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -28,19 +28,6 @@ func newFaultProxy(t testing.TB, upstream string) *faultproxy.Proxy {
 	return p
 }
 
-// settleGoroutines waits up to d for the goroutine count to fall to at
-// most limit and returns the last count.
-func settleGoroutines(limit int, d time.Duration) int {
-	deadline := time.Now().Add(d)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= limit || time.Now().After(deadline) {
-			return n
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // echoRoundTrip emits "echo" with a marker and waits for it to come back.
 func echoRoundTrip(t testing.TB, s *siostream.Stream, marker string) {
 	t.Helper()
