@@ -67,29 +67,20 @@ func TestHostileConnectReplyNeverComesOnReconnect(t *testing.T) {
 	start := time.Now()
 	var connectErrors int
 	var firstErr error
-	deadline := time.After(timeout + 1500*time.Millisecond)
-wait:
-	for {
-		select {
-		case ev, ok := <-s.Events():
-			if !ok {
-				t.Fatalf("stream ended: %v", s.Err())
+	_, end := readUntil(s, timeout+1500*time.Millisecond, func(ev siostream.Event) bool {
+		switch ev.Kind {
+		case siostream.KindConnectError:
+			if connectErrors++; connectErrors == 1 {
+				firstErr = ev.Err()
+				t.Logf("first KindConnectError after %v: %v", time.Since(start), ev.Err())
 			}
-			switch ev.Kind {
-			case siostream.KindConnectError:
-				if connectErrors++; connectErrors == 1 {
-					firstErr = ev.Err()
-					t.Logf("first KindConnectError after %v: %v", time.Since(start), ev.Err())
-				}
-				if connectErrors >= 2 {
-					break wait
-				}
-			case siostream.KindConnected:
-				t.Fatal("connected while the server holds every CONNECT")
-			}
-		case <-deadline:
-			break wait
+		case siostream.KindConnected:
+			t.Fatal("connected while the server holds every CONNECT")
 		}
+		return connectErrors >= 2
+	})
+	if end == readClosed {
+		t.Fatalf("stream ended: %v", s.Err())
 	}
 	free()
 	next(t, s, siostream.KindConnected, 6*time.Second)
@@ -118,23 +109,18 @@ func TestHostileConnectErrorOnReconnect(t *testing.T) {
 	accept(t, srv).Drop()
 	next(t, s, siostream.KindDisconnected, 2*time.Second)
 	var got *siostream.ConnectError
-	timer := time.NewTimer(3 * time.Second)
-	defer timer.Stop()
-	for got == nil {
-		select {
-		case ev, ok := <-s.Events():
-			if !ok {
-				t.Fatalf("stream ended without KindConnectError: %v", s.Err())
-			}
-			if ev.Kind == siostream.KindConnectError {
-				if !errors.As(ev.Err(), &got) {
-					t.Fatalf("connect error %v is not a *ConnectError", ev.Err())
-				}
-			}
-		case <-timer.C:
-			t.Fatalf("no KindConnectError within 3 s (%d CONNECTs seen, Err() %v, ID() %q): the refusal was swallowed",
-				n.Load(), s.Err(), s.ID())
+	_, end := readUntil(s, 3*time.Second, func(ev siostream.Event) bool {
+		if ev.Kind == siostream.KindConnectError && !errors.As(ev.Err(), &got) {
+			t.Fatalf("connect error %v is not a *ConnectError", ev.Err())
 		}
+		return got != nil
+	})
+	switch end {
+	case readClosed:
+		t.Fatalf("stream ended without KindConnectError: %v", s.Err())
+	case readTimeout:
+		t.Fatalf("no KindConnectError within 3 s (%d CONNECTs seen, Err() %v, ID() %q): the refusal was swallowed",
+			n.Load(), s.Err(), s.ID())
 	}
 	if got.Message != "revoked" || string(got.Data) != `{"code":403}` {
 		t.Errorf("connect error %+v", got)
@@ -161,30 +147,24 @@ func TestHostileConnectErrorThenAccepted(t *testing.T) {
 	accept(t, srv).Drop()
 	next(t, s, siostream.KindDisconnected, 2*time.Second)
 	var refusals int
-	timer := time.NewTimer(5 * time.Second)
-	defer timer.Stop()
-	for {
-		select {
-		case ev, ok := <-s.Events():
-			if !ok {
-				t.Fatalf("stream ended: %v", s.Err())
-			}
-			switch ev.Kind {
-			case siostream.KindConnectError:
-				refusals++
-			case siostream.KindConnected:
-				t.Logf("accepted after %d refusals reported (%d CONNECTs sent)", refusals, n.Load())
-				if n.Load() < 5 {
-					t.Fatalf("connected after %d CONNECTs", n.Load())
-				}
-				if refusals < 3 {
-					t.Fatalf("only %d of the 3 refusals reported as KindConnectError", refusals)
-				}
-				return
-			}
-		case <-timer.C:
-			t.Fatalf("not connected within 5 s: %d CONNECTs, %d refusals reported, Err %v", n.Load(), refusals, s.Err())
+	_, end := readUntil(s, 5*time.Second, func(ev siostream.Event) bool {
+		if ev.Kind == siostream.KindConnectError {
+			refusals++
 		}
+		return ev.Kind == siostream.KindConnected
+	})
+	switch end {
+	case readClosed:
+		t.Fatalf("stream ended: %v", s.Err())
+	case readTimeout:
+		t.Fatalf("not connected within 5 s: %d CONNECTs, %d refusals reported, Err %v", n.Load(), refusals, s.Err())
+	}
+	t.Logf("accepted after %d refusals reported (%d CONNECTs sent)", refusals, n.Load())
+	if n.Load() < 5 {
+		t.Fatalf("connected after %d CONNECTs", n.Load())
+	}
+	if refusals < 3 {
+		t.Fatalf("only %d of the 3 refusals reported as KindConnectError", refusals)
 	}
 }
 
@@ -210,26 +190,21 @@ func heldReconnect(t *testing.T, o siostream.Options) (s *siostream.Stream, c *s
 // lifecycleUntil collects the events of s until stop returns true or d
 // passes; reconnecting events carry their attempt number.
 func lifecycleUntil(s *siostream.Stream, d time.Duration, stop func(siostream.Event) bool) (seen []string, evs []siostream.Event) {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	for {
-		select {
-		case ev, ok := <-s.Events():
-			if !ok {
-				return append(seen, "closed"), evs
-			}
-			name := ev.Kind.String()
-			if ev.Kind == siostream.KindReconnecting {
-				name = fmt.Sprintf("reconnecting(attempt %d)", ev.Attempt())
-			}
-			seen, evs = append(seen, name), append(evs, ev)
-			if stop(ev) {
-				return seen, evs
-			}
-		case <-timer.C:
-			return append(seen, "timeout"), evs
+	evs, end := eventsUntil(s, d, stop)
+	for _, ev := range evs {
+		name := ev.Kind.String()
+		if ev.Kind == siostream.KindReconnecting {
+			name = fmt.Sprintf("reconnecting(attempt %d)", ev.Attempt())
 		}
+		seen = append(seen, name)
 	}
+	switch end {
+	case readClosed:
+		seen = append(seen, "closed")
+	case readTimeout:
+		seen = append(seen, "timeout")
+	}
+	return seen, evs
 }
 
 // TestHostileEventsBeforeConnectReply: on a reconnection the server sends

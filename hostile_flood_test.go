@@ -75,7 +75,7 @@ func TestHostile2ControlFrameFlood(t *testing.T) {
 	}
 	chunk := bytes.Repeat(wsFrame(0x89, bytes.Repeat([]byte{'p'}, 100)), perWrite)
 	g0 := runtime.NumGoroutine()
-	before := h2Heap()
+	before := heapAfterGC()
 	start := time.Now()
 	for i := 0; i < pings/perWrite; i++ {
 		if err := c.WriteRaw(chunk); err != nil {
@@ -83,22 +83,22 @@ func TestHostile2ControlFrameFlood(t *testing.T) {
 		}
 	}
 	c.Emit("/", "marker")
-	ev := h2Outcome(t, s, "marker", 60*time.Second)
+	ev := nextEventOrDisconnect(t, s, "marker", 60*time.Second)
 	took := time.Since(start)
-	after := h2Heap()
-	inuse, alloc := h2Grew(before, after)
+	after := heapAfterGC()
+	inuse, alloc := heapGrowth(before, after)
 	g1 := runtime.NumGoroutine()
 	c.SetReadPaused(false)
 	t.Logf("%d WebSocket pings (%d-byte payload) read in %v while the server did not read: then %v; heap %+.1f MiB "+
 		"(HeapInuse after GC), %+.1f MiB (HeapAlloc); goroutines %d -> %d",
-		pings, 100, took.Round(time.Millisecond), ev.Kind, h2MiB(inuse), h2MiB(alloc), g0, g1)
+		pings, 100, took.Round(time.Millisecond), ev.Kind, inMiB(inuse), inMiB(alloc), g0, g1)
 	if ev.Kind != siostream.KindEvent {
 		t.Errorf("disconnected: %q %v", ev.Reason(), ev.Err())
 	}
 	if inuse >= oneMiB {
 		t.Errorf("heap grew by %.1f MiB, bound 1 MiB: read.go wireConn.control queues one pong frame (an outFrame "+
 			"and a copy of the payload) per ping with writer.enqueue, which has no limit, while the writer is blocked",
-			h2MiB(inuse))
+			inMiB(inuse))
 	}
 }
 
@@ -118,7 +118,7 @@ func TestHostile2RepeatedConnectReplies(t *testing.T) {
 	p := c.Pongs()
 	c.PingNow()
 	start := time.Now()
-	answered := h2Until(5*time.Second, func() bool { return c.Pongs() > p })
+	answered := pollUntil(5*time.Second, func() bool { return c.Pongs() > p })
 	took := time.Since(start)
 	t.Logf("%d CONNECT replies on a joined connection, consumer stalled, DropNewest, EventBuffer 16: "+
 		"ping answered %v (after %v); %d events waiting in the channel",
@@ -167,7 +167,7 @@ func TestHostile2StatsInvariant(t *testing.T) {
 		// The reader answers a ping only after the events before it.
 		p := c.Pongs()
 		c.PingNow()
-		if !h2Until(10*time.Second, func() bool { return c.Pongs() > p }) {
+		if !pollUntil(10*time.Second, func() bool { return c.Pongs() > p }) {
 			t.Fatalf("round %d: no pong", r)
 		}
 		st := s.Stats()
@@ -177,7 +177,7 @@ func TestHostile2StatsInvariant(t *testing.T) {
 	}
 	// Let the consumer empty the channel, then one more event carries the
 	// drops not yet reported.
-	if !h2Until(10*time.Second, func() bool { return seen.Load() == s.Stats().Delivered }) {
+	if !pollUntil(10*time.Second, func() bool { return seen.Load() == s.Stats().Delivered }) {
 		t.Fatalf("consumer saw %d of %d delivered", seen.Load(), s.Stats().Delivered)
 	}
 	c.Emit("/", "sync")

@@ -232,12 +232,7 @@ func TestHostileTolerated(t *testing.T) {
 				t.Fatal(err)
 			}
 			c.Emit("/", "after")
-			for {
-				ev := next(t, s, siostream.KindEvent, 5*time.Second)
-				if ev.Name == "after" {
-					break
-				}
-			}
+			nextEvent(t, s, "after", 5*time.Second)
 			if st := s.Stats(); st.Reconnects != 0 {
 				t.Fatalf("reconnected: %+v", st)
 			}
@@ -296,7 +291,7 @@ func TestHostile2RecoveryOffsetParsing(t *testing.T) {
 			if err := c.WriteText(tc.frame); err != nil {
 				t.Fatal(err)
 			}
-			ev := h2Outcome(t, s, tc.event, 5*time.Second)
+			ev := nextEventOrDisconnect(t, s, tc.event, 5*time.Second)
 			if ev.Kind != siostream.KindEvent {
 				t.Fatalf("disconnected: %q %v", ev.Reason(), ev.Err())
 			}
@@ -328,7 +323,7 @@ func TestHostile2OtherNamespaceBinary(t *testing.T) {
 	}
 	check := func(t *testing.T, s *siostream.Stream) {
 		t.Helper()
-		ev := h2Outcome(t, s, "after", 5*time.Second)
+		ev := nextEventOrDisconnect(t, s, "after", 5*time.Second)
 		t.Logf("then: %v %q %v", ev.Kind, ev.Reason(), ev.Err())
 		if ev.Kind != siostream.KindEvent {
 			t.Errorf("disconnected with %q %v: dispatch.go packet returns early when route finds no stream, before "+
@@ -342,11 +337,7 @@ func TestHostile2OtherNamespaceBinary(t *testing.T) {
 	})
 	t.Run("manager, namespace just closed", func(t *testing.T) {
 		srv := newServer(t, sioserver.Options{})
-		m, err := siostream.NewManager(srv.URL(), fastOpts(siostream.Options{}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { m.Close() })
+		m := refManager(t, srv.URL(), siostream.Options{})
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		root, err := m.Dial(ctx, siostream.Options{})

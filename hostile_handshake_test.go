@@ -25,7 +25,6 @@ import (
 // error that says why, allocate little, and leave no goroutine behind.
 func TestHostileHandshake(t *testing.T) {
 	const timeout = 300 * time.Millisecond
-	open := `0{"sid":"s1","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}`
 	cases := []struct {
 		name   string
 		handle func(net.Conn, <-chan struct{})
@@ -34,11 +33,7 @@ func TestHostileHandshake(t *testing.T) {
 	}{
 		{"silent after TCP accept", func(nc net.Conn, done <-chan struct{}) { <-done },
 			func(err error) bool { return errors.Is(err, context.DeadlineExceeded) }, "a timeout"},
-		{"HTTP 500", func(nc net.Conn, _ <-chan struct{}) {
-			bufio.NewReader(nc).ReadString('\n')
-			nc.Write([]byte("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"))
-			rawDrain(nc)
-		}, func(err error) bool { return err != nil && strings.Contains(err.Error(), "500") }, "the status"},
+		{"HTTP 500", respond500, func(err error) bool { return err != nil && strings.Contains(err.Error(), "500") }, "the status"},
 		{"bad Sec-WebSocket-Accept", func(nc net.Conn, _ <-chan struct{}) {
 			bufio.NewReader(nc).ReadString('\n')
 			nc.Write([]byte("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: bm9wZQ==\r\n\r\n"))
@@ -66,7 +61,7 @@ func TestHostileHandshake(t *testing.T) {
 			func(err error) bool { return errors.Is(err, frames.ErrBadOpen) }, "frames.ErrBadOpen"},
 		{"open packet without sid", upgradeThen(`0{"upgrades":[],"pingInterval":100,"pingTimeout":100,"maxPayload":1}`),
 			func(err error) bool { return errors.Is(err, frames.ErrBadOpen) }, "frames.ErrBadOpen"},
-		{"open then silence", upgradeThen(open),
+		{"open then silence", upgradeThen(rawOpen),
 			func(err error) bool { return errors.Is(err, context.DeadlineExceeded) }, "a timeout"},
 	}
 	for _, tc := range cases {
@@ -102,17 +97,16 @@ func TestHostileHandshake(t *testing.T) {
 // timeout.
 func TestHostileLostBeforeConnectReply(t *testing.T) {
 	const timeout = 1500 * time.Millisecond
-	open := `0{"sid":"s1","upgrades":[],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}`
-	afterConnect := func(reply func(nc net.Conn)) func(net.Conn, <-chan struct{}) {
+	afterConnect := func(reply func(p *rawPeer)) func(net.Conn, <-chan struct{}) {
 		return func(nc net.Conn, _ <-chan struct{}) {
-			if _, err := ws.Upgrade(nc); err != nil {
+			p, err := rawAccept(nc, rawOpen)
+			if err != nil {
 				return
 			}
-			ws.WriteFrame(nc, ws.NewTextFrame([]byte(open)))
-			if _, err := ws.ReadFrame(nc); err != nil { // the CONNECT
+			if _, err := p.until("40"); err != nil { // the CONNECT
 				return
 			}
-			reply(nc)
+			reply(p)
 		}
 	}
 	cases := []struct {
@@ -120,15 +114,15 @@ func TestHostileLostBeforeConnectReply(t *testing.T) {
 		handle func(net.Conn, <-chan struct{})
 		cause  func(error) bool
 	}{
-		{"CONNECT_ERROR nested 100000 deep", afterConnect(func(nc net.Conn) {
-			ws.WriteFrame(nc, ws.NewTextFrame([]byte(`44{"message":"no","data":`+strings.Repeat("[", 100000)+`}`)))
-			rawDrain(nc)
+		{"CONNECT_ERROR nested 100000 deep", afterConnect(func(p *rawPeer) {
+			p.text(`44{"message":"no","data":` + strings.Repeat("[", 100000) + `}`)
+			rawDrain(p.nc)
 		}), func(err error) bool { return errors.Is(err, frames.ErrTooDeep) }},
-		{"unknown packet instead of the reply", afterConnect(func(nc net.Conn) {
-			ws.WriteFrame(nc, ws.NewTextFrame([]byte(`9`)))
-			rawDrain(nc)
+		{"unknown packet instead of the reply", afterConnect(func(p *rawPeer) {
+			p.text(`9`)
+			rawDrain(p.nc)
 		}), func(err error) bool { var pe *siostream.ProtocolError; return errors.As(err, &pe) }},
-		{"TCP closed instead of the reply", afterConnect(func(nc net.Conn) {}),
+		{"TCP closed instead of the reply", afterConnect(func(*rawPeer) {}),
 			func(err error) bool { return err != nil && !errors.Is(err, context.DeadlineExceeded) }},
 	}
 	for _, tc := range cases {
@@ -208,7 +202,7 @@ func TestHostile2OpenPacketNumbers(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 			emitErr := s.Emit(ctx, "probe")
 			cancel()
-			ev := h2Outcome(t, s, "probed", 5*time.Second)
+			ev := nextEventOrDisconnect(t, s, "probed", 5*time.Second)
 			line := fmt.Sprintf("%s: connected after %v; probe emit %v; then %v %s %v", tc.name, took.Round(time.Millisecond),
 				emitErr, ev.Kind, ev.Reason(), ev.Err())
 			table = append(table, line)
@@ -221,19 +215,19 @@ func TestHostile2OpenPacketNumbers(t *testing.T) {
 	t.Logf("open packet numbers:\n%s", strings.Join(table, "\n"))
 }
 
-// h2LockedBuffer is a bytes.Buffer safe for concurrent writers.
-type h2LockedBuffer struct {
+// lockedBuffer is a bytes.Buffer safe for concurrent writers.
+type lockedBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *h2LockedBuffer) Write(p []byte) (int, error) {
+func (l *lockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *h2LockedBuffer) String() string {
+func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
@@ -253,18 +247,8 @@ func TestHostile2ErrorsHideSecrets(t *testing.T) {
 		}
 		return out
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closedAddr := ln.Addr().String()
-	ln.Close()
-	status500 := newRawServer(t, func(nc net.Conn, _ <-chan struct{}) {
-		buf := make([]byte, 4096)
-		nc.Read(buf)
-		nc.Write([]byte("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"))
-		rawDrain(nc)
-	})
+	closedAddr := refClosedAddr(t)
+	status500 := newRawServer(t, respond500)
 	urls := []struct{ name, url string }{
 		{"bad port", "http://user:s3cret@host:bad-port/?token=t0ken#frag"},
 		{"bad escape in the path", "http://host/%zz?token=t0ken"},
@@ -277,7 +261,7 @@ func TestHostile2ErrorsHideSecrets(t *testing.T) {
 	}
 	for _, u := range urls {
 		t.Run(u.name, func(t *testing.T) {
-			var logs h2LockedBuffer
+			var logs lockedBuffer
 			logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			s, err := siostream.Dial(context.Background(), u.url, siostream.Options{ConnectTimeout: 2 * time.Second, NoReconnect: true, Logger: logger})
 			if err == nil {
@@ -295,7 +279,7 @@ func TestHostile2ErrorsHideSecrets(t *testing.T) {
 		})
 	}
 	t.Run("lifecycle errors and log lines", func(t *testing.T) {
-		var logs h2LockedBuffer
+		var logs lockedBuffer
 		logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		srv, err := sioserver.New(sioserver.Options{})
 		if err != nil {
@@ -323,4 +307,39 @@ func TestHostile2ErrorsHideSecrets(t *testing.T) {
 			t.Errorf("the log repeats %q", l)
 		}
 	})
+}
+
+// upgradeThen completes the WebSocket handshake and writes the given text
+// frames, then waits for the client to go away.
+func upgradeThen(textFrames ...string) func(net.Conn, <-chan struct{}) {
+	return func(nc net.Conn, done <-chan struct{}) {
+		if _, err := ws.Upgrade(nc); err != nil {
+			return
+		}
+		p := &rawPeer{nc: nc}
+		for _, f := range textFrames {
+			if err := p.text(f); err != nil {
+				return
+			}
+		}
+		rawDrain(nc)
+	}
+}
+
+// respond500 answers the handshake with HTTP 500, then waits for the
+// client to go away.
+func respond500(nc net.Conn, _ <-chan struct{}) {
+	bufio.NewReader(nc).ReadString('\n')
+	nc.Write([]byte("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n"))
+	rawDrain(nc)
+}
+
+// rawDrain reads nc until the client goes away.
+func rawDrain(nc net.Conn) {
+	buf := make([]byte, 4096)
+	for {
+		if _, err := nc.Read(buf); err != nil {
+			return
+		}
+	}
 }

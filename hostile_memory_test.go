@@ -35,33 +35,17 @@ func TestHostileDeclaredLengthMemory(t *testing.T) {
 			_, s, c := hostileRig(t, sioserver.Options{}, siostream.Options{})
 			runtime.GC()
 			before := readMem()
-			peak := atomic.Uint64{}
-			stop := make(chan struct{})
-			var wg sync.WaitGroup
-			wg.Go(func() { // sample the heap while the client handles the frame
-				for i := 0; i < 2000; i++ {
-					m := readMem()
-					if m.HeapAlloc > peak.Load() {
-						peak.Store(m.HeapAlloc)
-					}
-					select {
-					case <-stop:
-						return
-					case <-time.After(time.Millisecond):
-					}
-				}
-			})
+			mon := startMemMonitor(time.Millisecond) // sample the heap while the client handles the frame
 			c.WriteRaw(wsHeader(0x81, nil, declared))
 			c.WriteRaw(make([]byte, 4096)) // some real bytes after the header
 			ev, _ := expectParseError(t, s, 5*time.Second)
 			next(t, s, siostream.KindConnected, 5*time.Second)
-			close(stop)
-			wg.Wait()
+			_, _, peak := mon.finish()
 			after := readMem()
 			alloc := after.TotalAlloc - before.TotalAlloc
-			grow := int64(peak.Load()) - int64(before.HeapAlloc)
+			grow := int64(peak) - int64(before.HeapAlloc)
 			t.Logf("declared %d bytes: %v; heap before %.2f MiB, peak %.2f MiB, allocated meanwhile %.2f MiB",
-				declared, ev.Err(), float64(before.HeapAlloc)/oneMiB, float64(peak.Load())/oneMiB, float64(alloc)/oneMiB)
+				declared, ev.Err(), inMiB(before.HeapAlloc), inMiB(peak), inMiB(alloc))
 			if alloc > 8*oneMiB || grow > 8*oneMiB {
 				t.Fatalf("allocated %d bytes (heap grew %d) for a frame declaring %d", alloc, grow, declared)
 			}
@@ -92,9 +76,9 @@ func TestHostileDeclaredWithinLimit(t *testing.T) {
 	}
 }
 
-// h2Placeholders returns a binary packet head (for example `451-["amp"`)
+// placeholderRun returns a binary packet head (for example `451-["amp"`)
 // followed by n placeholders for attachment 0 and the closing bracket.
-func h2Placeholders(head string, n int) string {
+func placeholderRun(head string, n int) string {
 	var b strings.Builder
 	b.WriteString(head)
 	for i := range n {
@@ -117,25 +101,25 @@ func TestHostile2PlaceholderAmplification(t *testing.T) {
 	const placeholders, attSize = 5000, 64 << 10
 	t.Run("BINARY_EVENT", func(t *testing.T) {
 		_, s, c := hostileRig(t, sioserver.Options{}, siostream.Options{})
-		frame := h2Placeholders(`451-["amp"`, placeholders)
+		frame := placeholderRun(`451-["amp"`, placeholders)
 		att := make([]byte, attSize)
-		before := h2Heap()
-		peak := h2PeakHeap()
+		before := heapAfterGC()
+		peak := peakHeap()
 		start := time.Now()
 		if err := c.WriteText(frame); err != nil {
 			t.Fatal(err)
 		}
 		c.WriteBinary(att) // the client may have refused the text frame and closed already
-		ev := h2Outcome(t, s, "amp", 60*time.Second)
+		ev := nextEventOrDisconnect(t, s, "amp", 60*time.Second)
 		took := time.Since(start)
 		top := peak()
-		held := h2Heap() // ev is still referenced
-		inuse, _ := h2Grew(before, held)
+		held := heapAfterGC() // ev is still referenced
+		inuse, _ := heapGrowth(before, held)
 		argsLen := len(ev.Args)
 		t.Logf("%d placeholders (%d-byte frame) + one %d-byte attachment: got %v after %v; Args %d bytes; "+
 			"heap while the result is held %+.1f MiB (HeapInuse after GC), peak HeapAlloc %+.1f MiB, allocated %.1f MiB",
-			placeholders, len(frame), attSize, ev.Kind, took.Round(time.Millisecond), argsLen, h2MiB(inuse),
-			h2MiB(int64(top)-int64(before.HeapAlloc)), h2MiB(int64(held.TotalAlloc-before.TotalAlloc)))
+			placeholders, len(frame), attSize, ev.Kind, took.Round(time.Millisecond), argsLen, inMiB(inuse),
+			inMiB(int64(top)-int64(before.HeapAlloc)), inMiB(int64(held.TotalAlloc-before.TotalAlloc)))
 		runtime.KeepAlive(ev)
 		if ev.Kind != siostream.KindDisconnected {
 			t.Errorf("a %d-byte packet was delivered with %d bytes of Args (%.0fx): placeholders are expanded "+
@@ -148,55 +132,55 @@ func TestHostile2PlaceholderAmplification(t *testing.T) {
 			}
 		}
 		if inuse >= 4*oneMiB {
-			t.Errorf("heap grew by %.1f MiB, bound 4 MiB", h2MiB(inuse))
+			t.Errorf("heap grew by %.1f MiB, bound 4 MiB", inMiB(inuse))
 		}
 	})
 	t.Run("BINARY_ACK for an ack never sent is not retained", func(t *testing.T) {
 		const size = 2 << 20
 		_, s, c := hostileRig(t, sioserver.Options{}, siostream.Options{ReadLimit: 8 << 20})
 		a, b := bytes.Repeat([]byte{1}, size), bytes.Repeat([]byte{2}, size)
-		before := h2Heap()
+		before := heapAfterGC()
 		c.WriteText(`462-999[{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}]`)
 		c.WriteBinary(a)
 		c.WriteBinary(b)
 		c.Emit("/", "after")
-		ev := h2Outcome(t, s, "after", 10*time.Second)
-		after := h2Heap()
-		inuse, alloc := h2Grew(before, after)
+		ev := nextEventOrDisconnect(t, s, "after", 10*time.Second)
+		after := heapAfterGC()
+		inuse, alloc := heapGrowth(before, after)
 		t.Logf("BINARY_ACK for unknown id 999 with 2 attachments of %d bytes: then %v; heap after GC %+.2f MiB (HeapInuse), %+.2f MiB (HeapAlloc)",
-			size, ev.Kind, h2MiB(inuse), h2MiB(alloc))
+			size, ev.Kind, inMiB(inuse), inMiB(alloc))
 		if ev.Kind != siostream.KindEvent {
 			t.Errorf("the connection was dropped: %q %v", ev.Reason(), ev.Err())
 		}
 		// Slack: 1 MiB of noise; retaining either attachment costs 2 MiB.
 		if inuse >= oneMiB {
-			t.Errorf("heap grew by %.2f MiB after GC (slack 1 MiB): the unknown ack is retained", h2MiB(inuse))
+			t.Errorf("heap grew by %.2f MiB after GC (slack 1 MiB): the unknown ack is retained", inMiB(inuse))
 		}
 	})
 	t.Run("BINARY_ACK for an ack never sent is not expanded", func(t *testing.T) {
 		_, s, c := hostileRig(t, sioserver.Options{}, siostream.Options{})
 		const ackPlaceholders = 1000 // enough to show the expansion, five times faster
-		frame := h2Placeholders(`461-999[`, ackPlaceholders)
+		frame := placeholderRun(`461-999[`, ackPlaceholders)
 		att := make([]byte, attSize)
-		before := h2Heap()
-		peak := h2PeakHeap()
+		before := heapAfterGC()
+		peak := peakHeap()
 		start := time.Now()
 		c.WriteText(frame)
 		c.WriteBinary(att)
 		c.Emit("/", "after")
-		ev := h2Outcome(t, s, "after", 60*time.Second)
+		ev := nextEventOrDisconnect(t, s, "after", 60*time.Second)
 		took := time.Since(start)
 		top := peak()
 		after := readMem()
 		allocated := int64(after.TotalAlloc - before.TotalAlloc)
 		t.Logf("BINARY_ACK for unknown id with %d placeholders + one %d-byte attachment: then %v after %v; "+
 			"allocated %.1f MiB meanwhile, peak HeapAlloc %+.1f MiB",
-			ackPlaceholders, attSize, ev.Kind, took.Round(time.Millisecond), h2MiB(allocated), h2MiB(int64(top)-int64(before.HeapAlloc)))
+			ackPlaceholders, attSize, ev.Kind, took.Round(time.Millisecond), inMiB(allocated), inMiB(int64(top)-int64(before.HeapAlloc)))
 		// TotalAlloc bounds the heap growth from above, deterministically.
 		if allocated >= 4*oneMiB {
 			t.Errorf("%.1f MiB allocated for a %d-byte ack nobody waits for, bound 4 MiB: dispatch.go binaryPacket.done "+
 				"resolves the placeholders (frames.ResolveBinary) before ackTable.resolve finds the id unknown",
-				h2MiB(allocated), len(frame)+attSize)
+				inMiB(allocated), len(frame)+attSize)
 		}
 	})
 }
@@ -209,7 +193,7 @@ func TestHostile2ByteBudgetAttachments(t *testing.T) {
 	const budget, attSize, events = 64 << 10, 256 << 10, 200
 	_, s, c := hostileRig(t, sioserver.Options{}, siostream.Options{MaxBufferedBytes: budget})
 	att := make([]byte, attSize)
-	before := h2Heap()
+	before := heapAfterGC()
 	var sender sync.WaitGroup
 	var sent atomic.Int64
 	sender.Go(func() {
@@ -223,28 +207,28 @@ func TestHostile2ByteBudgetAttachments(t *testing.T) {
 	// Wait until the client has read every event or has stopped reading
 	// (its Received count stays put for 2 s).
 	last, lastChange := uint64(0), time.Now()
-	h2Until(20*time.Second, func() bool {
+	pollUntil(20*time.Second, func() bool {
 		r := s.Stats().Received
 		if r != last {
 			last, lastChange = r, time.Now()
 		}
 		return r == events || (r > 0 && time.Since(lastChange) > 2*time.Second)
 	})
-	mid := h2Heap()
-	inuse, alloc := h2Grew(before, mid)
+	mid := heapAfterGC()
+	inuse, alloc := heapGrowth(before, mid)
 	st := s.Stats()
 	queued := len(s.Events())
 	bound := int64(budget + 2*attSize + oneMiB)
 	t.Logf("MaxBufferedBytes %d, consumer stalled, %d binary events of %d bytes: server wrote %d, client received %d, "+
 		"%d waiting in the channel; heap %+.1f MiB (HeapInuse after GC), %+.1f MiB (HeapAlloc); bound %.2f MiB",
-		budget, events, attSize, sent.Load(), st.Received, queued, h2MiB(inuse), h2MiB(alloc), h2MiB(bound))
+		budget, events, attSize, sent.Load(), st.Received, queued, inMiB(inuse), inMiB(alloc), inMiB(bound))
 	s.Close()
 	sender.Wait()
 	if inuse >= bound {
 		t.Errorf("%d events of %d bytes each wait in the channel against a %d-byte budget: heap %+.1f MiB, bound %.2f MiB "+
 			"(64 KiB + 2 x 256 KiB + 1 MiB slack). dispatch.go onEvent delivers with size len(buf), the name and args "+
 			"with placeholders; the attachments and the base64 Args that withBinary makes are not counted",
-			queued, attSize, budget, h2MiB(inuse), h2MiB(bound))
+			queued, attSize, budget, inMiB(inuse), inMiB(bound))
 	}
 }
 
@@ -284,7 +268,7 @@ func TestHostile2EarlyBinaryEventsBudget(t *testing.T) {
 		p.text(`40{"sid":"raw-sid"}`)
 		p.serve()
 	})
-	before := h2Heap()
+	before := heapAfterGC()
 	type result struct {
 		s   *siostream.Stream
 		err error
@@ -305,7 +289,7 @@ func TestHostile2EarlyBinaryEventsBudget(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the client did not read the early events")
 	}
-	mid := h2Heap()
+	mid := heapAfterGC()
 	close(proceed)
 	r := <-res
 	if r.err != nil {
@@ -313,15 +297,15 @@ func TestHostile2EarlyBinaryEventsBudget(t *testing.T) {
 	}
 	n := len(r.s.Events())
 	r.s.Close()
-	inuse, alloc := h2Grew(before, mid)
+	inuse, alloc := heapGrowth(before, mid)
 	bound := int64(budget + 2*attSize + oneMiB)
 	t.Logf("%d binary events of %d bytes before the CONNECT reply, MaxBufferedBytes %d: heap while held %+.1f MiB "+
 		"(HeapInuse after GC), %+.1f MiB (HeapAlloc), bound %.2f MiB; %d events in the channel after Dial",
-		events, attSize, budget, h2MiB(inuse), h2MiB(alloc), h2MiB(bound), n)
+		events, attSize, budget, inMiB(inuse), inMiB(alloc), inMiB(bound), n)
 	if inuse >= bound {
 		t.Errorf("events held before the CONNECT reply grew the heap by %.1f MiB, bound %.2f MiB (64 KiB + 2 x 256 KiB + "+
 			"1 MiB slack): dispatch.go holdEarly counts size = len(buf) + sizeof(Event), not the attachments nor the "+
-			"base64 Args", h2MiB(inuse), h2MiB(bound))
+			"base64 Args", inMiB(inuse), inMiB(bound))
 	}
 }
 
@@ -331,7 +315,7 @@ func TestHostile2EarlyBinaryEventsBudget(t *testing.T) {
 func TestHostile2LargeMessageReleased(t *testing.T) {
 	const size = 16 << 20
 	_, s, c := hostileRig(t, sioserver.Options{}, siostream.Options{ReadLimit: 32 << 20})
-	before := h2Heap()
+	before := heapAfterGC()
 	if err := c.Emit("/", "big", strings.Repeat("a", size)); err != nil {
 		t.Fatal(err)
 	}
@@ -340,15 +324,25 @@ func TestHostile2LargeMessageReleased(t *testing.T) {
 		ev := nextEvent(t, s, "big", 30*time.Second)
 		argsLen = len(ev.Args)
 	}()
-	after := h2Heap()
-	inuse, alloc := h2Grew(before, after)
+	after := heapAfterGC()
+	inuse, alloc := heapGrowth(before, after)
 	t.Logf("one event of %d bytes of Args read and dropped; idle connection: heap %+.1f MiB (HeapInuse after GC), %+.1f MiB (HeapAlloc)",
-		argsLen, h2MiB(inuse), h2MiB(alloc))
+		argsLen, inMiB(inuse), inMiB(alloc))
 	if inuse >= 2*oneMiB {
 		t.Errorf("heap grew by %.1f MiB after the event was dropped, bound 2 MiB: read.go readMessage keeps c.buf "+
-			"(grown by readPayload/grow, doubling) for the life of the connection and only reslices it to [:0]", h2MiB(inuse))
+			"(grown by readPayload/grow, doubling) for the life of the connection and only reslices it to [:0]", inMiB(inuse))
 	}
 	if s.Stats().Reconnects != 0 {
 		t.Errorf("reconnected: %+v", s.Stats())
+	}
+}
+
+// peakHeap samples HeapAlloc every 2 ms until the returned function is
+// called, which returns the highest value seen.
+func peakHeap() func() uint64 {
+	m := startMemMonitor(2 * time.Millisecond)
+	return func() uint64 {
+		_, _, heap := m.finish()
+		return heap
 	}
 }

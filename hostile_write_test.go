@@ -169,21 +169,7 @@ func TestHostileWriteStalled(t *testing.T) {
 		}
 	}
 	stalled := time.Now()
-	var ev siostream.Event
-	timer := time.NewTimer(writeTimeout + 5*time.Second)
-	defer timer.Stop()
-wait:
-	for {
-		select {
-		case e := <-s.Events():
-			if e.Kind == siostream.KindDisconnected {
-				ev = e
-				break wait
-			}
-		case <-timer.C:
-			break wait
-		}
-	}
+	ev, _ := readUntil(s, writeTimeout+5*time.Second, func(e siostream.Event) bool { return e.Kind == siostream.KindDisconnected })
 	took := time.Since(stalled)
 	if ev.Kind == siostream.KindDisconnected {
 		t.Logf("stalled writer detected %v after the stall: %q %v", took.Round(time.Millisecond), ev.Reason(), ev.Err())
@@ -216,9 +202,9 @@ wait:
 		interval+timeout, took.Round(time.Millisecond), id, emitErr, st, time.Since(recoverStart).Round(time.Millisecond))
 }
 
-// h2SetDuration sets the time.Duration field name of o, if Options has
+// setDurationField sets the time.Duration field name of o, if Options has
 // one, and reports whether it did.
-func h2SetDuration(o *siostream.Options, name string, d time.Duration) bool {
+func setDurationField(o *siostream.Options, name string, d time.Duration) bool {
 	f := reflect.ValueOf(o).Elem().FieldByName(name)
 	if !f.IsValid() || f.Type() != reflect.TypeFor[time.Duration]() {
 		return false
@@ -238,7 +224,7 @@ func TestHostile2WriteDeadline(t *testing.T) {
 	const day = 24 * time.Hour
 	const bound = 30 * time.Second
 	o := siostream.Options{}
-	hasOption := h2SetDuration(&o, "WriteTimeout", 5*time.Second)
+	hasOption := setDurationField(&o, "WriteTimeout", 5*time.Second)
 	_, s, c := hostileRig(t, sioserver.Options{PingInterval: day, PingTimeout: day,
 		Handler: func(*sioserver.Conn, *sioserver.Received) {}}, o)
 	c.SetReadPaused(true)
@@ -263,7 +249,7 @@ func TestHostile2WriteDeadline(t *testing.T) {
 	})
 	// The stall: one emit has been waiting for 2 s.
 	var stuckAt time.Time
-	if !h2Until(20*time.Second, func() bool {
+	if !pollUntil(20*time.Second, func() bool {
 		if t0 := inFlight.Load(); t0 != 0 && time.Since(time.Unix(0, t0)) > 2*time.Second {
 			stuckAt = time.Unix(0, t0)
 			return true

@@ -18,11 +18,7 @@ func TestInteropCloseSendsDisconnect(t *testing.T) {
 	}
 
 	t.Run("one of two namespaces", func(t *testing.T) {
-		m, err := siostream.NewManager(srv.URL, fastOpts(siostream.Options{}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer m.Close()
+		m := refManager(t, srv.URL, siostream.Options{})
 		ctx, cancel := context.WithTimeout(context.Background(), refWait)
 		defer cancel()
 		root, err := m.Dial(ctx, siostream.Options{})

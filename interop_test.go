@@ -11,7 +11,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"reflect"
 	"strings"
 	"sync/atomic"
@@ -66,29 +65,13 @@ func refIsolated(t *testing.T, variant string) *refserver.Server {
 // refRecv returns the next event of any kind.
 func refRecv(t testing.TB, s *siostream.Stream, d time.Duration) siostream.Event {
 	t.Helper()
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case ev, ok := <-s.Events():
-		if !ok {
-			t.Fatalf("events closed: %v", s.Err())
-		}
-		return ev
-	case <-timer.C:
-		t.Fatalf("no event within %v", d)
-	}
-	return siostream.Event{}
+	return nextWhere(t, s, d, "event", func(siostream.Event) bool { return true })
 }
 
 // refLifecycle returns the next event that is not a server event.
 func refLifecycle(t testing.TB, s *siostream.Stream, d time.Duration) siostream.Event {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		if ev := refRecv(t, s, time.Until(deadline)); ev.Kind != siostream.KindEvent {
-			return ev
-		}
-	}
+	return nextWhere(t, s, d, "lifecycle event", func(ev siostream.Event) bool { return ev.Kind != siostream.KindEvent })
 }
 
 // refExpectLifecycle checks the kinds of the next lifecycle events, skipping
@@ -124,43 +107,26 @@ func refDescribe(ev siostream.Event) string {
 // read.
 func refDrain(t testing.TB, s *siostream.Stream, d time.Duration) []siostream.Event {
 	t.Helper()
-	var out []siostream.Event
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	for {
-		select {
-		case ev, ok := <-s.Events():
-			if !ok {
-				return out
-			}
-			out = append(out, ev)
-		case <-timer.C:
-			t.Fatalf("events not closed within %v (read %d events)", d, len(out))
-		}
+	out, end := eventsUntil(s, d, func(siostream.Event) bool { return false })
+	if end != readClosed {
+		t.Fatalf("events not closed within %v (read %d events)", d, len(out))
 	}
+	return out
 }
 
 // refQuiet fails when a lifecycle event arrives within d; server events
 // are returned.
 func refQuiet(t testing.TB, s *siostream.Stream, d time.Duration) []siostream.Event {
 	t.Helper()
-	var out []siostream.Event
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	for {
-		select {
-		case ev, ok := <-s.Events():
-			if !ok {
-				t.Fatalf("events closed: %v", s.Err())
-			}
-			if ev.Kind != siostream.KindEvent {
-				t.Fatalf("unexpected %v event: %s", ev.Kind, refDescribe(ev))
-			}
-			out = append(out, ev)
-		case <-timer.C:
-			return out
-		}
+	out, end := eventsUntil(s, d, func(ev siostream.Event) bool { return ev.Kind != siostream.KindEvent })
+	switch end {
+	case readClosed:
+		t.Fatalf("events closed: %v", s.Err())
+	case readStopped:
+		ev := out[len(out)-1]
+		t.Fatalf("unexpected %v event: %s", ev.Kind, refDescribe(ev))
 	}
+	return out
 }
 
 // refUntilIdle reads events until none came for idle (first for the
@@ -330,16 +296,4 @@ func refPattern(n int) string {
 		b.WriteByte(alphabet[i%len(alphabet)])
 	}
 	return b.String()
-}
-
-// refClosedAddr returns a loopback address nobody listens on.
-func refClosedAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
 }

@@ -161,22 +161,14 @@ func (fs *flowSeen) add(ev siostream.Event) {
 	fs.got[k]++
 }
 
-// readFor receives events for d, handing each to fs; it reports false when
+// readEventsFor receives events for d, handing each to fs; it reports false when
 // the channel closed.
 func readEventsFor(s *siostream.Stream, d time.Duration, fs *flowSeen) bool {
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	for {
-		select {
-		case ev, ok := <-s.Events():
-			if !ok {
-				return false
-			}
-			fs.add(ev)
-		case <-timer.C:
-			return true
-		}
-	}
+	_, end := readUntil(s, d, func(ev siostream.Event) bool {
+		fs.add(ev)
+		return false
+	})
+	return end != readClosed
 }
 
 func slowConsumer(t *testing.T, policy siostream.SlowConsumerPolicy, pause time.Duration) {
@@ -240,18 +232,11 @@ func slowConsumer(t *testing.T, policy siostream.SlowConsumerPolicy, pause time.
 			conns, _ = flow.snapshot()
 			last := conns[len(conns)-1]
 			last.Emit("/", "marker")
-			deadline := time.Now().Add(10 * time.Second)
-			for open && time.Now().Before(deadline) {
-				ev, ok := <-s.Events()
-				if !ok {
-					open = false
-					break
-				}
+			_, end := readUntil(s, 10*time.Second, func(ev siostream.Event) bool {
 				fs.add(ev)
-				if ev.Kind == siostream.KindEvent && ev.Name == "marker" {
-					break
-				}
-			}
+				return ev.Kind == siostream.KindEvent && ev.Name == "marker"
+			})
+			open = end != readClosed
 		}
 	}
 	st := s.Stats()

@@ -170,17 +170,13 @@ func errClass(err error) string {
 func TestSoakChaos(t *testing.T) {
 	cfg := soakSettings()
 	needTime(t, cfg.chaos+2*time.Minute)
-	runtime.GC()
-	runtime.GC()
+	baseHeap := heapAfterGC().HeapAlloc
 	baseG := runtime.NumGoroutine()
-	baseHeap := readMem().HeapAlloc
 	mon := startMemMonitor(250 * time.Millisecond)
 	chaosSoak(t, cfg)
 	sys, inuse, heap := mon.finish()
 	endG := settleGoroutines(baseG+5, 15*time.Second)
-	runtime.GC()
-	runtime.GC()
-	endHeap := readMem().HeapAlloc
+	endHeap := heapAfterGC().HeapAlloc
 	t.Logf("memory: peak Sys %.1f MiB, peak HeapInuse %.1f MiB, peak HeapAlloc %.1f MiB; after closing everything heap %.1f -> %.1f MiB, goroutines %d -> %d",
 		inMiB(sys), inMiB(inuse), inMiB(heap), inMiB(baseHeap), inMiB(endHeap), baseG, endG)
 	if endG > baseG+5 {
