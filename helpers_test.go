@@ -1,5 +1,11 @@
 package siostream_test
 
+// Helpers shared by the test files of the package: servers and streams,
+// reading events, waiting, memory figures, and a raw WebSocket peer for
+// what the in-process server cannot be made to do. The helpers that talk
+// to the Node.js reference server are in interop_test.go, those of the
+// internal tests in helpers_internal_test.go.
+
 import (
 	"context"
 	"encoding/binary"
@@ -226,7 +232,7 @@ func expectParseError(t testing.TB, s *siostream.Stream, d time.Duration) (siost
 	return ev, pe
 }
 
-// Polling.
+// Time and goroutines.
 
 // pollUntil polls cond every 5 ms for up to d and reports whether it held.
 func pollUntil(d time.Duration, cond func() bool) bool {
@@ -332,18 +338,18 @@ func truncated(b []byte) string {
 	return string(b)
 }
 
+// Memory and figures.
+
+const oneMiB = 1 << 20
+
+func inMiB[N int64 | uint64](n N) float64 { return float64(n) / oneMiB }
+
 func percentOf(n, of int) float64 {
 	if of == 0 {
 		return 0
 	}
 	return 100 * float64(n) / float64(of)
 }
-
-// Memory.
-
-const oneMiB = 1 << 20
-
-func inMiB[N int64 | uint64](n N) float64 { return float64(n) / oneMiB }
 
 func readMem() runtime.MemStats {
 	var m runtime.MemStats
