@@ -340,83 +340,6 @@ func TestInteropRefusedOnReconnect(t *testing.T) {
 	}
 }
 
-func TestInteropServerDisconnect(t *testing.T) {
-	srv := refserver.Shared(t, refserver.Default)
-	for _, event := range []string{"disconnect-me", "disconnect-me-all"} {
-		t.Run(event, func(t *testing.T) {
-			s := dial(t, srv.URL, siostream.Options{Namespace: "/realtime"})
-			refWelcomeOf(t, s)
-			refEmit(t, s, event)
-			ev := refLifecycle(t, s, refWait)
-			if ev.Kind != siostream.KindDisconnected || ev.Reason() != siostream.ReasonServerDisconnect ||
-				!errors.Is(ev.Err(), siostream.ErrServerDisconnect) {
-				t.Fatalf("after %s: %v %s", event, ev.Kind, refDescribe(ev))
-			}
-			for _, ev := range refDrain(t, s, refWait) {
-				t.Fatalf("event after the server's DISCONNECT: %v %s", ev.Kind, refDescribe(ev))
-			}
-			if !errors.Is(s.Err(), siostream.ErrServerDisconnect) {
-				t.Fatalf("Err: %v", s.Err())
-			}
-			if err := s.Emit(context.Background(), "echo"); !errors.Is(err, siostream.ErrClosed) {
-				t.Fatalf("emit after the end: %v", err)
-			}
-			if st := s.Stats(); st.Reconnects != 0 {
-				t.Fatalf("stats %+v", st)
-			}
-		})
-	}
-}
-
-func TestInteropReconnectOnServerDisconnect(t *testing.T) {
-	srv := refserver.Shared(t, refserver.Default)
-	// rejoin asks the server to disconnect the namespace and checks that
-	// the stream joins again, once, with a new socket id.
-	rejoin := func(t *testing.T, s *siostream.Stream, event string) {
-		t.Helper()
-		before := s.ID()
-		refEmit(t, s, event)
-		ev := refLifecycle(t, s, refWait)
-		if ev.Kind != siostream.KindDisconnected || ev.Reason() != siostream.ReasonServerDisconnect {
-			t.Fatalf("after %s: %v %s", event, ev.Kind, refDescribe(ev))
-		}
-		var conn siostream.Event
-		for conn.Kind != siostream.KindConnected {
-			conn = refLifecycle(t, s, refWait)
-			if conn.Kind == siostream.KindDisconnected || conn.Kind == siostream.KindConnectError {
-				t.Fatalf("while rejoining: %v %s", conn.Kind, refDescribe(conn))
-			}
-		}
-		w := refWelcomeOf(t, s)
-		if conn.SocketID() == before || w.ID != conn.SocketID() {
-			t.Fatalf("sid before %q, after %q, welcome %q", before, conn.SocketID(), w.ID)
-		}
-		refRoundTrip(t, s, "rejoined")
-		refQuiet(t, s, 100*time.Millisecond)
-	}
-
-	t.Run("disconnect-me", func(t *testing.T) {
-		s := dial(t, srv.URL, siostream.Options{Namespace: "/admin", ReconnectOnServerDisconnect: true})
-		refWelcomeOf(t, s)
-		for range 3 {
-			rejoin(t, s, "disconnect-me")
-		}
-		if st := s.Stats(); st.Reconnects != 0 {
-			t.Fatalf("stats %+v: the connection was replaced", st)
-		}
-	})
-
-	// The server sends DISCONNECT and closes the connection. Repeated
-	// because the failure depends on timer jitter.
-	t.Run("disconnect-me-all", func(t *testing.T) {
-		s := dial(t, srv.URL, siostream.Options{Namespace: "/admin", ReconnectOnServerDisconnect: true})
-		refWelcomeOf(t, s)
-		for range 10 {
-			rejoin(t, s, "disconnect-me-all")
-		}
-	})
-}
-
 func TestInteropDropReconnects(t *testing.T) {
 	srv := refserver.Shared(t, refserver.Default)
 	s := dial(t, srv.URL, siostream.Options{})
@@ -535,4 +458,59 @@ func TestInteropFastPing(t *testing.T) {
 		}
 		t.Logf("stats %+v", st)
 	})
+}
+
+func TestInteropDialErrors(t *testing.T) {
+	srv := refserver.Shared(t, refserver.Default)
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	expired, cancel2 := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel2()
+	cases := []struct {
+		name string
+		ctx  context.Context
+		url  string
+		opts siostream.Options
+		is   error // nil: any error but a *ConnectError
+		max  time.Duration
+	}{
+		{name: "cancelled context", ctx: cancelled, url: srv.URL, is: context.Canceled},
+		{name: "expired deadline", ctx: expired, url: srv.URL, is: context.DeadlineExceeded},
+		{name: "closed port", url: "http://" + refClosedAddr(t)},
+		// The server holds an upgrade for an unknown path for 1 s, then
+		// closes it.
+		{name: "engine path not served", url: srv.URL, opts: siostream.Options{Path: "/nope/"}, max: 3 * time.Second},
+		{name: "unsupported scheme", url: "ftp://" + srv.Addr()},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := tc.ctx
+			if ctx == nil {
+				c, cancel := context.WithTimeout(context.Background(), refWait)
+				defer cancel()
+				ctx = c
+			}
+			start := time.Now()
+			s, err := siostream.Dial(ctx, tc.url, fastOpts(tc.opts))
+			took := time.Since(start)
+			if err == nil {
+				s.Close()
+				t.Fatal("Dial succeeded")
+			}
+			var ce *siostream.ConnectError
+			if errors.As(err, &ce) {
+				t.Fatalf("Dial: a ConnectError for a failed connection: %v", err)
+			}
+			if tc.is != nil && !errors.Is(err, tc.is) {
+				t.Fatalf("Dial: %v, want %v", err, tc.is)
+			}
+			if tc.max == 0 {
+				tc.max = time.Second
+			}
+			if took > tc.max {
+				t.Fatalf("Dial failed after %v, want fast", took)
+			}
+			t.Logf("Dial: %v (%v)", err, took)
+		})
+	}
 }

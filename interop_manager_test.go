@@ -32,16 +32,6 @@ func refJoinAll(t *testing.T, m *siostream.Manager, nss ...string) map[string]*s
 	return out
 }
 
-func refManager(t *testing.T, url string, o siostream.Options) *siostream.Manager {
-	t.Helper()
-	m, err := siostream.NewManager(url, fastOpts(o))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	return m
-}
-
 func TestInteropManagerOneConnection(t *testing.T) {
 	srv := refIsolated(t, refserver.Default)
 	m := refManager(t, srv.URL, siostream.Options{})

@@ -3,15 +3,14 @@ package siostream_test
 // Interoperability tests against the Node.js Socket.IO 4.8 reference server
 // (testdata/refserver). The server's events, namespaces and variants are
 // described in testdata/refserver/README.md; the server is the judge of what
-// is right on the wire.
+// is right on the wire. The interop_*_test.go files hold the tests; this
+// file holds the helpers that talk to the reference server.
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"net"
 	"reflect"
 	"strings"
 	"sync/atomic"
@@ -66,29 +65,13 @@ func refIsolated(t *testing.T, variant string) *refserver.Server {
 // refRecv returns the next event of any kind.
 func refRecv(t testing.TB, s *siostream.Stream, d time.Duration) siostream.Event {
 	t.Helper()
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case ev, ok := <-s.Events():
-		if !ok {
-			t.Fatalf("events closed: %v", s.Err())
-		}
-		return ev
-	case <-timer.C:
-		t.Fatalf("no event within %v", d)
-	}
-	return siostream.Event{}
+	return nextWhere(t, s, d, "event", func(siostream.Event) bool { return true })
 }
 
 // refLifecycle returns the next event that is not a server event.
 func refLifecycle(t testing.TB, s *siostream.Stream, d time.Duration) siostream.Event {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		if ev := refRecv(t, s, time.Until(deadline)); ev.Kind != siostream.KindEvent {
-			return ev
-		}
-	}
+	return nextWhere(t, s, d, "lifecycle event", func(ev siostream.Event) bool { return ev.Kind != siostream.KindEvent })
 }
 
 // refExpectLifecycle checks the kinds of the next lifecycle events, skipping
@@ -124,43 +107,26 @@ func refDescribe(ev siostream.Event) string {
 // read.
 func refDrain(t testing.TB, s *siostream.Stream, d time.Duration) []siostream.Event {
 	t.Helper()
-	var out []siostream.Event
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	for {
-		select {
-		case ev, ok := <-s.Events():
-			if !ok {
-				return out
-			}
-			out = append(out, ev)
-		case <-timer.C:
-			t.Fatalf("events not closed within %v (read %d events)", d, len(out))
-		}
+	out, end := eventsUntil(s, d, func(siostream.Event) bool { return false })
+	if end != readClosed {
+		t.Fatalf("events not closed within %v (read %d events)", d, len(out))
 	}
+	return out
 }
 
 // refQuiet fails when a lifecycle event arrives within d; server events
 // are returned.
 func refQuiet(t testing.TB, s *siostream.Stream, d time.Duration) []siostream.Event {
 	t.Helper()
-	var out []siostream.Event
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	for {
-		select {
-		case ev, ok := <-s.Events():
-			if !ok {
-				t.Fatalf("events closed: %v", s.Err())
-			}
-			if ev.Kind != siostream.KindEvent {
-				t.Fatalf("unexpected %v event: %s", ev.Kind, refDescribe(ev))
-			}
-			out = append(out, ev)
-		case <-timer.C:
-			return out
-		}
+	out, end := eventsUntil(s, d, func(ev siostream.Event) bool { return ev.Kind != siostream.KindEvent })
+	switch end {
+	case readClosed:
+		t.Fatalf("events closed: %v", s.Err())
+	case readStopped:
+		ev := out[len(out)-1]
+		t.Fatalf("unexpected %v event: %s", ev.Kind, refDescribe(ev))
 	}
+	return out
 }
 
 // refUntilIdle reads events until none came for idle (first for the
@@ -330,153 +296,4 @@ func refPattern(n int) string {
 		b.WriteByte(alphabet[i%len(alphabet)])
 	}
 	return b.String()
-}
-
-// refClosedAddr returns a loopback address nobody listens on.
-func refClosedAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
-func TestInteropDialErrors(t *testing.T) {
-	srv := refserver.Shared(t, refserver.Default)
-	cancelled, cancel := context.WithCancel(context.Background())
-	cancel()
-	expired, cancel2 := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
-	defer cancel2()
-	cases := []struct {
-		name string
-		ctx  context.Context
-		url  string
-		opts siostream.Options
-		is   error // nil: any error but a *ConnectError
-		max  time.Duration
-	}{
-		{name: "cancelled context", ctx: cancelled, url: srv.URL, is: context.Canceled},
-		{name: "expired deadline", ctx: expired, url: srv.URL, is: context.DeadlineExceeded},
-		{name: "closed port", url: "http://" + refClosedAddr(t)},
-		// The server holds an upgrade for an unknown path for 1 s, then
-		// closes it.
-		{name: "engine path not served", url: srv.URL, opts: siostream.Options{Path: "/nope/"}, max: 3 * time.Second},
-		{name: "unsupported scheme", url: "ftp://" + srv.Addr()},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			ctx := tc.ctx
-			if ctx == nil {
-				c, cancel := context.WithTimeout(context.Background(), refWait)
-				defer cancel()
-				ctx = c
-			}
-			start := time.Now()
-			s, err := siostream.Dial(ctx, tc.url, fastOpts(tc.opts))
-			took := time.Since(start)
-			if err == nil {
-				s.Close()
-				t.Fatal("Dial succeeded")
-			}
-			var ce *siostream.ConnectError
-			if errors.As(err, &ce) {
-				t.Fatalf("Dial: a ConnectError for a failed connection: %v", err)
-			}
-			if tc.is != nil && !errors.Is(err, tc.is) {
-				t.Fatalf("Dial: %v, want %v", err, tc.is)
-			}
-			if tc.max == 0 {
-				tc.max = time.Second
-			}
-			if took > tc.max {
-				t.Fatalf("Dial failed after %v, want fast", took)
-			}
-			t.Logf("Dial: %v (%v)", err, took)
-		})
-	}
-}
-
-func TestInteropCloseSendsDisconnect(t *testing.T) {
-	srv := refIsolated(t, refserver.Default)
-	observer := dial(t, srv.URL, siostream.Options{Namespace: "/admin"})
-	if st := refStatsOf(t, observer); st != (refStats{Clients: 1, Sockets: 1}) {
-		t.Fatalf("stats with the observer alone: %+v", st)
-	}
-
-	t.Run("one of two namespaces", func(t *testing.T) {
-		m, err := siostream.NewManager(srv.URL, fastOpts(siostream.Options{}))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer m.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), refWait)
-		defer cancel()
-		root, err := m.Dial(ctx, siostream.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		admin, err := m.Dial(ctx, siostream.Options{Namespace: "/admin"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st := refStatsOf(t, observer); st != (refStats{Clients: 2, Sockets: 2}) {
-			t.Fatalf("stats with two namespaces joined: %+v", st)
-		}
-		admin.Close()
-		// Only a DISCONNECT packet can take the socket away: the connection
-		// stays up for "/".
-		refWaitStats(t, observer, "admin socket gone, connection kept", func(st refStats) bool {
-			return st.Sockets == 1 && st.Clients == 2
-		})
-		refRoundTrip(t, root, "still here")
-		if err := admin.Emit(ctx, "echo", 1); !errors.Is(err, siostream.ErrClosed) {
-			t.Fatalf("emit after Close: %v", err)
-		}
-		evs := refDrain(t, admin, refWait)
-		last := evs[len(evs)-1]
-		if last.Kind != siostream.KindDisconnected || last.Reason() != siostream.ReasonClientDisconnect {
-			t.Fatalf("last event of the closed stream: %v %s", last.Kind, refDescribe(last))
-		}
-		if !errors.Is(admin.Err(), siostream.ErrClosed) {
-			t.Fatalf("Err after Close: %v", admin.Err())
-		}
-		root.Close()
-		refWaitStats(t, observer, "connection closed", func(st refStats) bool { return st.Clients == 1 })
-	})
-
-	t.Run("last stream", func(t *testing.T) {
-		s := dial(t, srv.URL, siostream.Options{Namespace: "/admin"})
-		refWaitStats(t, observer, "second socket", func(st refStats) bool { return st.Sockets == 2 })
-		s.Close()
-		refWaitStats(t, observer, "socket and connection gone", func(st refStats) bool {
-			return st.Sockets == 1 && st.Clients == 1
-		})
-	})
-}
-
-func TestInteropCloseDuringFlood(t *testing.T) {
-	srv := refIsolated(t, refserver.Default)
-	s := dial(t, srv.URL, siostream.Options{})
-	refEmit(t, s, "flood", 100000)
-	for i := range 1000 {
-		ev := nextEvent(t, s, "flood", refWait)
-		var n int
-		if err := ev.Decode(&n); err != nil || n != i {
-			t.Fatalf("flood event %d: %s (%v)", i, ev.Args, err)
-		}
-	}
-	start := time.Now()
-	s.Close()
-	took := time.Since(start)
-	if took > 2*time.Second {
-		t.Fatalf("Close took %v while events were flowing", took)
-	}
-	t.Logf("Close took %v", took)
-	refDrain(t, s, refWait)
-	if !errors.Is(s.Err(), siostream.ErrClosed) {
-		t.Fatalf("Err after Close: %v", s.Err())
-	}
 }

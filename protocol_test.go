@@ -232,11 +232,7 @@ func TestTwoNamespacesOneConnection(t *testing.T) {
 		}
 		return nil
 	}})
-	m, err := siostream.NewManager(srv.URL(), fastOpts(siostream.Options{}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := refManager(t, srv.URL(), siostream.Options{})
 	ctx := context.Background()
 	a, err := m.Dial(ctx, siostream.Options{Namespace: "/a"})
 	if err != nil {

@@ -28,19 +28,6 @@ func newFaultProxy(t testing.TB, upstream string) *faultproxy.Proxy {
 	return p
 }
 
-// settleGoroutines waits up to d for the goroutine count to fall to at
-// most limit and returns the last count.
-func settleGoroutines(limit int, d time.Duration) int {
-	deadline := time.Now().Add(d)
-	for {
-		n := runtime.NumGoroutine()
-		if n <= limit || time.Now().After(deadline) {
-			return n
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // echoRoundTrip emits "echo" with a marker and waits for it to come back.
 func echoRoundTrip(t testing.TB, s *siostream.Stream, marker string) {
 	t.Helper()
@@ -289,23 +276,17 @@ func TestReliabilityBlackhole(t *testing.T) {
 
 			// While the hole lasts, attempts time out.
 			var attempts, failures int
-			hole := time.After(1200 * time.Millisecond)
-		holding:
-			for {
-				select {
-				case ev := <-s.Events():
-					switch ev.Kind {
-					case siostream.KindReconnecting:
-						attempts++
-					case siostream.KindConnectError:
-						failures++
-					case siostream.KindConnected:
-						t.Fatal("connected through a blackhole")
-					}
-				case <-hole:
-					break holding
+			readUntil(s, 1200*time.Millisecond, func(ev siostream.Event) bool {
+				switch ev.Kind {
+				case siostream.KindReconnecting:
+					attempts++
+				case siostream.KindConnectError:
+					failures++
+				case siostream.KindConnected:
+					t.Fatal("connected through a blackhole")
 				}
-			}
+				return false
+			})
 			p.SetFaults(faultproxy.Faults{}, faultproxy.Faults{})
 			lifted := time.Now()
 			next(t, s, siostream.KindConnected, 5*time.Second)
@@ -387,30 +368,24 @@ func TestReliabilityRefused(t *testing.T) {
 	var attempts, failures, lastAttempt int
 	var maxDelay time.Duration
 	var firstErr error
-	refusal := time.After(time.Second)
-refusing:
-	for {
-		select {
-		case ev := <-s.Events():
-			switch ev.Kind {
-			case siostream.KindReconnecting:
-				attempts++
-				if ev.Attempt() != lastAttempt+1 {
-					t.Errorf("attempt %d after %d", ev.Attempt(), lastAttempt)
-				}
-				lastAttempt = ev.Attempt()
-				maxDelay = max(maxDelay, ev.Delay())
-			case siostream.KindConnectError:
-				if failures++; failures == 1 {
-					firstErr = ev.Err()
-				}
-			case siostream.KindConnected:
-				t.Fatal("connected while refused")
+	readUntil(s, time.Second, func(ev siostream.Event) bool {
+		switch ev.Kind {
+		case siostream.KindReconnecting:
+			attempts++
+			if ev.Attempt() != lastAttempt+1 {
+				t.Errorf("attempt %d after %d", ev.Attempt(), lastAttempt)
 			}
-		case <-refusal:
-			break refusing
+			lastAttempt = ev.Attempt()
+			maxDelay = max(maxDelay, ev.Delay())
+		case siostream.KindConnectError:
+			if failures++; failures == 1 {
+				firstErr = ev.Err()
+			}
+		case siostream.KindConnected:
+			t.Fatal("connected while refused")
 		}
-	}
+		return false
+	})
 	p.Refuse(false)
 	next(t, s, siostream.KindConnected, 5*time.Second)
 	echoRoundTrip(t, s, "after refusal")

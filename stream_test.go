@@ -95,29 +95,6 @@ func TestConcurrentEmitNoInterleaving(t *testing.T) {
 	}
 }
 
-func decodeArgs(raw json.RawMessage, v ...any) error {
-	var list []json.RawMessage
-	if err := json.Unmarshal(raw, &list); err != nil {
-		return err
-	}
-	if len(list) < len(v) {
-		return fmt.Errorf("%d args, want %d", len(list), len(v))
-	}
-	for i := range v {
-		if err := json.Unmarshal(list[i], v[i]); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func truncated(b []byte) string {
-	if len(b) > 80 {
-		return string(b[:80]) + "..."
-	}
-	return string(b)
-}
-
 func TestTokenRotationAcrossReconnects(t *testing.T) {
 	var mu sync.Mutex
 	seen := map[string]bool{}
@@ -391,16 +368,6 @@ func TestSlowConsumerDisconnect(t *testing.T) {
 	}
 	if st := s.Stats(); events == 0 || st.Delivered != uint64(events) || st.Received != st.Delivered+st.Dropped {
 		t.Fatalf("%d events read, stats %+v", events, st)
-	}
-}
-
-func waitFor(t testing.TB, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5 s")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
