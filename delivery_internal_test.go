@@ -14,7 +14,7 @@ const evSize = 500
 // holds two events and whose budget holds four events of evSize bytes.
 func tinyDelivery(t *testing.T, policy SlowConsumerPolicy) *delivery {
 	t.Helper()
-	_, st := bareStream(t, Options{}, Options{MaxBufferedBytes: 4 * evSize, ReadLimit: int64(2*evSize - eventBytes), SlowConsumer: policy})
+	_, st := bareStream(t, Options{ReadLimit: int64(2*evSize - eventBytes)}, Options{MaxBufferedBytes: 4 * evSize, SlowConsumer: policy})
 	if n := cap(st.d.ch); n != 2 {
 		t.Fatalf("Events channel of %d, want 2", n)
 	}
@@ -405,7 +405,7 @@ func TestDeliveryClose(t *testing.T) {
 // TestDeliveryQueueShrinks: once drained, a queue that grew gives its
 // memory back.
 func TestDeliveryQueueShrinks(t *testing.T) {
-	_, st := bareStream(t, Options{}, Options{MaxBufferedBytes: 1 << 20, ReadLimit: int64(1<<19 - eventBytes)})
+	_, st := bareStream(t, Options{ReadLimit: int64(1<<19 - eventBytes)}, Options{MaxBufferedBytes: 1 << 20})
 	d := &st.d
 	const n = 4 * queueKeep
 	push(t, d, 0, n)
@@ -537,18 +537,15 @@ func TestSizeRing(t *testing.T) {
 // TestStreamChannelFollowsReadLimit: the Events channel is sized for the
 // largest message the connection accepts (see eventChanCap), so that the
 // events waiting never exceed MaxBufferedBytes by more than one: with a
-// ReadLimit of 4 MiB and a budget of 8 MiB it holds one event. Manager.Dial
-// builds the stream from the namespace options alone, which carry no
-// ReadLimit, so the channel is sized for 1 MiB messages whatever ReadLimit
-// says.
+// ReadLimit of 4 MiB and a budget of 8 MiB it holds one event. ReadLimit
+// is a connection field; the Manager hands it to the stream it makes.
 func TestStreamChannelFollowsReadLimit(t *testing.T) {
 	conn := Options{ReadLimit: 4 << 20}
 	ns := Options{MaxBufferedBytes: 8 << 20}
 	_, st := bareStream(t, conn, ns)
 	want := eventChanCap(Options{ReadLimit: conn.ReadLimit, MaxBufferedBytes: ns.MaxBufferedBytes})
 	if got := cap(st.Events()); got != want {
-		t.Fatalf("Events channel of %d with ReadLimit %d and MaxBufferedBytes %d, want %d: newStream sizes it "+
-			"with eventChanCap(o) where o is the namespace options, whose ReadLimit is always 0",
+		t.Fatalf("Events channel of %d with ReadLimit %d and MaxBufferedBytes %d, want %d",
 			got, conn.ReadLimit, ns.MaxBufferedBytes, want)
 	}
 }

@@ -16,7 +16,7 @@ func bareStream(t *testing.T, conn, ns Options) (*Manager, *Stream) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close() })
-	st := newStream(m, ns.withDefaults())
+	st := newStream(m, m.streamOptions(ns))
 	t.Cleanup(func() { st.Close() })
 	return m, st
 }

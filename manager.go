@@ -161,7 +161,7 @@ func (m *Manager) Dial(ctx context.Context, opts Options) (*Stream, error) {
 	if err := opts.checkStream(); err != nil {
 		return nil, err
 	}
-	st := newStream(m, opts.withDefaults())
+	st := newStream(m, m.streamOptions(opts))
 	if err := m.join(ctx, st); err != nil {
 		st.abandon(err)
 		if m.ctx.Err() != nil {
@@ -180,7 +180,7 @@ func (m *Manager) Open(opts Options) (*Stream, error) {
 	if err := opts.checkStream(); err != nil {
 		return nil, err
 	}
-	st := newStream(m, opts.withDefaults())
+	st := newStream(m, m.streamOptions(opts))
 	st.state = streamReconnecting // joins on the next connection; attempts are reported
 	m.mu.Lock()
 	if m.state == managerClosed {
@@ -219,6 +219,15 @@ func (st *Stream) joinLater(l *link) {
 			st.lifecycle(*lifecycleEvent(KindConnectError, eventMore{err: err, attempt: 1}))
 		}
 	}
+}
+
+// streamOptions completes a stream's options with the connection's that
+// the stream's machinery depends on (the read limit sizes its Events
+// channel).
+func (m *Manager) streamOptions(opts Options) Options {
+	o := opts.withDefaults()
+	o.ReadLimit = m.opts.ReadLimit
+	return o
 }
 
 // join registers st, sends its CONNECT (dialling first when no

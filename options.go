@@ -63,7 +63,8 @@ type Options struct {
 	// ReconnectDelayMax caps the backoff. Zero means 5 s.
 	ReconnectDelayMax time.Duration
 	// RandomizationFactor spreads each delay by ±factor. Zero means 0.5;
-	// a negative value means no jitter.
+	// a negative value, or one above 1, means no spread (as the reference
+	// client).
 	RandomizationFactor float64
 	// MaxReconnectAttempts ends the streams after that many failed
 	// attempts in a row. Zero means unlimited.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http/cookiejar"
 	"reflect"
 	"slices"
 	"strings"
@@ -15,7 +16,7 @@ import (
 // takes the connection fields, Manager.Dial the namespace fields, and Dial
 // all of them.
 var (
-	connectionFields = []string{"Path", "Header", "TLSConfig", "NetDial", "ConnectTimeout", "WriteTimeout",
+	connectionFields = []string{"Path", "Header", "TLSConfig", "NetDial", "Proxy", "Jar", "ConnectTimeout", "WriteTimeout",
 		"NoReconnect", "ReconnectDelay", "ReconnectDelayMax", "RandomizationFactor", "MaxReconnectAttempts",
 		"ReadLimit", "MaxAttachments", "Compression", "Logger"}
 	namespaceFields = []string{"Namespace", "Auth", "ReconnectOnServerDisconnect", "MaxBufferedBytes",
@@ -44,6 +45,12 @@ func withField(t *testing.T, name string) Options {
 		f.Set(reflect.New(f.Type().Elem()))
 	case reflect.Func:
 		f.Set(reflect.MakeFunc(f.Type(), func([]reflect.Value) []reflect.Value { return nil }))
+	case reflect.Interface:
+		jar, err := cookiejar.New(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Set(reflect.ValueOf(jar))
 	default:
 		t.Fatalf("field %s of kind %v: teach withField to set it", name, f.Kind())
 	}
