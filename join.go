@@ -167,7 +167,7 @@ func (st *Stream) onConnectError(l *link, data []byte) error {
 		return nil
 	}
 	st.mu.Unlock()
-	st.endSelf(nil, ce)
+	st.end(nil, ce)
 	return nil
 }
 
@@ -188,7 +188,7 @@ func (st *Stream) onServerDisconnect(l *link) {
 		return
 	}
 	st.mu.Unlock()
-	st.endSelf(ev, ErrServerDisconnect)
+	st.end(ev, ErrServerDisconnect)
 }
 
 // endSlow ends a stream whose consumer fell behind under
@@ -197,7 +197,7 @@ func (st *Stream) endSlow(l *link) {
 	if f := disconnectFrame(st.ns); l.conn.Send(f) != nil {
 		f.Release()
 	}
-	st.endSelf(lifecycleEvent(KindDisconnected, eventMore{reason: ReasonSlowConsumer, err: ErrSlowConsumer}), ErrSlowConsumer)
+	st.end(lifecycleEvent(KindDisconnected, eventMore{reason: ReasonSlowConsumer, err: ErrSlowConsumer}), ErrSlowConsumer)
 }
 
 // connectionLost handles the end of l: the frames it never wrote go back
@@ -222,6 +222,10 @@ func (st *Stream) connectionLost(l *link, reason Reason, cause error, rest []*en
 		st.transition(streamReconnecting, lifecycleEvent(KindDisconnected, eventMore{reason: reason, err: cause}), nil, false)
 	case waiting && st.state == streamJoining:
 		st.mu.Unlock()
+		var pe *ProtocolError
+		if !errors.As(cause, &pe) { // say where the connection was lost
+			cause = &DialError{Step: "Socket.IO CONNECT", URL: engine.Redact(l.m.endpoint) + " namespace " + st.ns, Err: cause}
+		}
 		select {
 		case st.joined <- cause:
 		default:

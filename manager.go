@@ -572,8 +572,6 @@ func (m *Manager) leave(st *Stream, joined *link, wait bool) {
 	}
 }
 
-// forget is leave for the reader goroutine: it does not wait for itself.
-func (m *Manager) forget(st *Stream) { m.leave(st, nil, false) }
 
 // Close closes every stream of the manager and its connection, and waits
 // for its goroutines. Later Dials fail with ErrClosed.
@@ -658,7 +656,7 @@ func (m *Manager) lost(r *runState, l *link, err error) {
 	}
 	if m.opts.NoReconnect && !r.stopped() {
 		for _, st := range m.snapshot() {
-			st.endSelf(nil, cause)
+			st.end(nil, cause)
 		}
 	}
 }
@@ -679,7 +677,7 @@ func (m *Manager) reconnect(r *runState, first bool) *link {
 		}
 		if max := m.opts.MaxReconnectAttempts; max > 0 && n >= max {
 			for _, st := range m.snapshot() {
-				st.endSelf(nil, errors.Join(ErrReconnectFailed, err))
+				st.end(nil, errors.Join(ErrReconnectFailed, err))
 			}
 			return nil
 		}

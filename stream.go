@@ -298,10 +298,12 @@ func lifecycleEvent(k Kind, m eventMore) *Event {
 	return &Event{Kind: k, more: &m}
 }
 
-// endSelf ends the stream from the reader goroutine (the server's
+// end ends the stream by itself, from the reader goroutine (the server's
 // DISCONNECT, a refusal, a slow consumer, attempts exhausted): the events
-// already waiting and ev still reach the consumer. Called without mu.
-func (st *Stream) endSelf(ev *Event, cause error) {
+// already waiting and ev still reach the consumer. Close is the user's
+// way; abandon is Dial's when it gives up. All three go through
+// transition to streamClosed. Called without mu.
+func (st *Stream) end(ev *Event, cause error) {
 	st.mu.Lock()
 	if st.state == streamClosed {
 		st.mu.Unlock()
@@ -310,7 +312,7 @@ func (st *Stream) endSelf(ev *Event, cause error) {
 	st.transition(streamClosed, ev, cause, false)
 	st.mu.Unlock()
 	st.stopRetry()
-	st.m.forget(st)
+	st.m.leave(st, nil, false) // from the reader: it must not wait for itself
 }
 
 // failOutbox drops every buffered emit. Called with mu held.

@@ -14,8 +14,11 @@
 //
 // # Transports
 //
-// Only WebSocket is implemented. Everything a second transport (HTTP long
-// polling) would replace sits in transport.go: reading one message and
-// writing a batch of frames; the handshake, heartbeat and queue above it
-// would stay as they are.
+// Only WebSocket is implemented: dial.go (the upgrade), conn.go (reading
+// frames into messages) and write.go (masked frames out). The Socket.IO
+// layer above sees only Conn's methods, Handler and Owner, never a
+// WebSocket: an HTTP long-polling transport would be a second way to make
+// a Conn (its own dial, its own read loop feeding Handler.Message, its own
+// writer calling Owner.Written), with the handshake, heartbeat and queue
+// rules of this package, and nothing above would change.
 package engine
