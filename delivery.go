@@ -8,8 +8,10 @@ import (
 // The pump is started with pumpWG.Add under mu and ends with Done; close
 // waits for it with Wait once no pump can start any more.
 
-// maxEventChan is the most events the Events channel itself holds.
-const maxEventChan = 32
+// maxEventChan is the most events the Events channel itself holds: enough
+// to ride out the consumer's scheduling, small enough that an idle
+// stream's channel costs 1 KiB.
+const maxEventChan = 16
 
 // eventChanCap sizes the Events channel. The budget counts the events in
 // the channel too, and a goroutine can learn that the consumer took one
@@ -49,7 +51,7 @@ type delivery struct {
 	budget  int
 	policy  SlowConsumerPolicy
 	closing <-chan struct{} // the stream's: a waiting reader gives up
-	stop    chan struct{}   // closed by close: the pump gives up
+	stop    chan struct{}   // made when the pump starts; closed by close: the pump gives up
 
 	// mu guards everything below. It is taken last: under Stream.mu and
 	// Manager.mu, never the other way round.
@@ -66,6 +68,7 @@ type delivery struct {
 	closed   bool           // the channel is closed
 	drops    uint64         // drops not yet reported on an event
 	inflight int            // bytes of the event being handed over, lock released
+	inHand   int            // server events the reader holds while it waits for room (0 or 1)
 	handing  bool           // the reader waits to hand an event over: others queue
 	timer    *time.Timer    // bounds that wait
 
@@ -75,7 +78,6 @@ type delivery struct {
 func (d *delivery) init(o Options, closing <-chan struct{}) {
 	d.ch = make(chan Event, eventChanCap(o))
 	d.budget, d.policy, d.closing = o.MaxBufferedBytes, o.SlowConsumer, closing
-	d.stop = make(chan struct{})
 }
 
 // waiting is the bytes of all the events waiting for the consumer. Called
@@ -133,12 +135,14 @@ func (d *delivery) push(ev *Event, size int) (waited bool, err error) {
 		waited = true
 		room := make(chan struct{})
 		d.room, d.need = room, size
+		d.inHand = 1 // received, not yet admitted: Stats counts it as waiting
 		d.mu.Unlock()
 		select {
 		case <-room:
 		case <-d.closing:
 		}
 		d.mu.Lock()
+		d.inHand = 0
 		if d.room == room {
 			d.room = nil
 		}
@@ -300,7 +304,9 @@ func (d *delivery) close(final *Event) {
 		final = nil // end queued the final event already
 	}
 	d.stopping = true
-	close(d.stop)
+	if d.stop != nil {
+		close(d.stop)
+	}
 	d.mu.Unlock()
 	d.pumpWG.Wait()
 	d.mu.Lock()
@@ -352,6 +358,9 @@ func (d *delivery) send(ev Event, size int) {
 // startPump runs the pump unless it runs. Called with mu held.
 func (d *delivery) startPump() {
 	if !d.pumping && d.q.len() > 0 {
+		if d.stop == nil {
+			d.stop = make(chan struct{})
+		}
 		d.pumping = true
 		d.pumpWG.Add(1)
 		go d.pump()
@@ -464,7 +473,7 @@ func (d *delivery) stats() deliveryStats {
 		received:  d.received,
 		delivered: d.delivered,
 		dropped:   d.dropped,
-		waiting:   d.q.events + d.held.events,
+		waiting:   d.q.events + d.held.events + d.inHand,
 		bytes:     d.waiting(),
 	}
 }

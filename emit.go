@@ -365,8 +365,14 @@ func (st *Stream) queue(l *link, f *engine.Frame, size int64) (inline bool) {
 	}
 	if err != nil {
 		// The connection is ending: the frame waits for the next one,
-		// after those the connection hands back.
+		// after those the connection hands back; a volatile one is
+		// dropped, as those it hands back are.
 		st.unwritten.Add(-size)
+		if f.Volatile {
+			st.unsent++
+			f.Release()
+			return false
+		}
 		st.outbox = append(st.outbox, f)
 		st.outBytes += int(size)
 	}

@@ -113,7 +113,7 @@ func (st *Stream) onConnect(l *link, data []byte) error {
 	}
 	recovered := pid != "" && pid == st.pid
 	if pid != st.pid {
-		st.offset, st.offLen = "", 0
+		st.offset = st.offset[:0]
 	}
 	st.sid, st.pid = sid, pid
 	st.recovery.Store(pid != "")
@@ -256,7 +256,7 @@ func (st *Stream) retryJoin() {
 	rt := &retryTimer{done: make(chan struct{})}
 	rt.t = time.AfterFunc(d, func() {
 		defer rt.once.Do(func() { close(rt.done) })
-		ctx, cancel := context.WithTimeout(st.m.ctx, st.m.opts.ConnectTimeout)
+		ctx, cancel := st.m.bounded(context.Background(), st.m.opts.ConnectTimeout)
 		defer cancel()
 		if l := st.m.current(); l != nil {
 			if err := st.sendConnect(ctx, l); err != nil && !errors.Is(err, ErrClosed) {

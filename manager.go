@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,8 +37,6 @@ type Manager struct {
 	opts     Options // connection fields, with defaults
 	endpoint *url.URL
 	limits   frames.Limits
-	ctx      context.Context // cancelled by Close: ends every dial and wait
-	cancel   context.CancelFunc
 
 	routes     atomic.Pointer[routeTable] // copy of streams for the reader
 	reconnects atomic.Uint64
@@ -47,10 +46,11 @@ type Manager struct {
 	state      managerState
 	link       *link // the live connection, in managerConnected
 	gen        uint64
-	streams    map[string]*Stream
-	run        *runState     // the reader goroutine; nil when none runs
-	connecting chan struct{} // closed when the first dial of a connection ends
-	dialErr    error         // why it failed
+	streams    []*Stream                        // a Manager holds a few
+	run        *runState                        // the reader goroutine; nil when none runs
+	connecting chan struct{}                    // closed when the first dial of a connection ends
+	inflight   map[*int]context.CancelCauseFunc // the contexts of dials and joins under way, which Close cancels
+	dialErr    error                            // why it failed
 	left       map[string]time.Time
 
 	failures int // reader goroutine only: failed attempts since a namespace joined
@@ -98,9 +98,12 @@ type runState struct {
 	cancel context.CancelFunc
 }
 
-func newRunState(parent context.Context) *runState {
+// newRunState makes the state of a reader goroutine. Its context is not a
+// child of the Manager's: Close halts the run itself, and a child would
+// cost the Manager's context a map for good.
+func newRunState() *runState {
 	r := &runState{stop: make(chan struct{}), done: make(chan struct{})}
-	r.ctx, r.cancel = context.WithCancel(parent)
+	r.ctx, r.cancel = context.WithCancel(context.Background())
 	return r
 }
 
@@ -145,8 +148,7 @@ func newManager(rawURL string, opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Manager{opts: o, endpoint: ep, limits: frames.Limits{MaxAttachments: o.MaxAttachments}, streams: map[string]*Stream{}}
-	m.ctx, m.cancel = context.WithCancel(context.Background())
+	m := &Manager{opts: o, endpoint: ep, limits: frames.Limits{MaxAttachments: o.MaxAttachments}}
 	m.routes.Store(&routeTable{})
 	return m, nil
 }
@@ -164,7 +166,7 @@ func (m *Manager) Dial(ctx context.Context, opts Options) (*Stream, error) {
 	st := newStream(m, m.streamOptions(opts))
 	if err := m.join(ctx, st); err != nil {
 		st.abandon(err)
-		if m.ctx.Err() != nil {
+		if m.isClosed() {
 			err = ErrClosed
 		}
 		return nil, err
@@ -187,16 +189,16 @@ func (m *Manager) Open(opts Options) (*Stream, error) {
 		m.mu.Unlock()
 		return nil, ErrClosed
 	}
-	if _, dup := m.streams[st.ns]; dup {
+	if m.find(st.ns) != nil {
 		m.mu.Unlock()
 		return nil, fmt.Errorf("siostream: namespace %s already joined on this manager", st.ns)
 	}
-	m.streams[st.ns] = st
+	m.streams = append(m.streams, st)
 	m.publishRoutes()
 	var l *link
 	switch m.state {
 	case managerIdle:
-		r := newRunState(m.ctx)
+		r := newRunState()
 		m.run = r
 		m.setState(managerReconnecting)
 		go m.read(r, nil)
@@ -212,13 +214,48 @@ func (m *Manager) Open(opts Options) (*Stream, error) {
 
 // joinLater sends the CONNECT of a stream Open added to a live connection.
 func (st *Stream) joinLater(l *link) {
-	ctx, cancel := context.WithTimeout(st.m.ctx, st.m.opts.ConnectTimeout)
+	ctx, cancel := st.m.bounded(context.Background(), st.m.opts.ConnectTimeout)
 	defer cancel()
 	if err := st.m.waitLeft(ctx, st.ns); err == nil {
 		if err := st.sendConnect(ctx, l); err != nil && !errors.Is(err, ErrClosed) {
 			st.lifecycle(*lifecycleEvent(KindConnectError, eventMore{err: err, attempt: 1}))
 		}
 	}
+}
+
+// bounded returns ctx limited to d (its cause then errConnectTimeout) and
+// cancelled by Close; cancel must be called when done.
+func (m *Manager) bounded(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancelCause := context.WithCancelCause(ctx)
+	ctx, stop := context.WithTimeoutCause(ctx, d, errConnectTimeout)
+	key := new(int)
+	m.mu.Lock()
+	if m.state == managerClosed {
+		cancelCause(ErrClosed)
+	} else {
+		if m.inflight == nil {
+			m.inflight = map[*int]context.CancelCauseFunc{}
+		}
+		m.inflight[key] = cancelCause
+	}
+	m.mu.Unlock()
+	return ctx, func() {
+		stop()
+		cancelCause(context.Canceled)
+		m.mu.Lock()
+		delete(m.inflight, key)
+		if len(m.inflight) == 0 {
+			m.inflight = nil // a Manager at rest keeps no map
+		}
+		m.mu.Unlock()
+	}
+}
+
+// isClosed reports whether Close was called.
+func (m *Manager) isClosed() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.state == managerClosed
 }
 
 // streamOptions completes a stream's options with the connection's that
@@ -233,9 +270,8 @@ func (m *Manager) streamOptions(opts Options) Options {
 // join registers st, sends its CONNECT (dialling first when no
 // connection is there) and waits for the answer.
 func (m *Manager) join(ctx context.Context, st *Stream) error {
-	ctx, cancel := context.WithTimeoutCause(ctx, m.opts.ConnectTimeout, errConnectTimeout)
+	ctx, cancel := m.bounded(ctx, m.opts.ConnectTimeout)
 	defer cancel()
-	defer context.AfterFunc(m.ctx, cancel)()
 	l, first, wait, err := m.register(st)
 	switch {
 	case err != nil:
@@ -265,7 +301,7 @@ func (m *Manager) join(ctx context.Context, st *Stream) error {
 	case err := <-st.joined:
 		return err
 	case <-ctx.Done():
-		if context.Cause(ctx) == errConnectTimeout && m.ctx.Err() == nil {
+		if context.Cause(ctx) == errConnectTimeout && !m.isClosed() {
 			return &DialError{Step: "Socket.IO CONNECT", URL: engine.Redact(m.endpoint) + " namespace " + st.ns,
 				Timeout: m.opts.ConnectTimeout, Err: ErrJoinTimeout}
 		}
@@ -281,10 +317,10 @@ func (m *Manager) register(st *Stream) (l *link, first bool, wait chan struct{},
 	if m.state == managerClosed {
 		return nil, false, nil, ErrClosed
 	}
-	if _, dup := m.streams[st.ns]; dup {
+	if m.find(st.ns) != nil {
 		return nil, false, nil, fmt.Errorf("siostream: namespace %s already joined on this manager", st.ns)
 	}
-	m.streams[st.ns] = st
+	m.streams = append(m.streams, st)
 	m.publishRoutes()
 	switch m.state {
 	case managerIdle:
@@ -316,7 +352,7 @@ func (m *Manager) connectFirst(ctx context.Context) (*link, error) {
 	}
 	l := m.newLink(conn)
 	m.setState(managerConnected)
-	r := newRunState(m.ctx)
+	r := newRunState()
 	m.run = r
 	go m.read(r, l)
 	for _, st := range m.streams {
@@ -448,6 +484,16 @@ func (m *Manager) dialError(ctx context.Context, err error) error {
 	return out
 }
 
+// find returns the stream of namespace ns, or nil. Called with mu held.
+func (m *Manager) find(ns string) *Stream {
+	for _, st := range m.streams {
+		if st.ns == ns {
+			return st
+		}
+	}
+	return nil
+}
+
 // routeTable is the reader's copy of the streams: the main namespace's
 // apart, the others in a short list (a Manager holds a few).
 type routeTable struct {
@@ -459,8 +505,8 @@ type routeTable struct {
 // mu held.
 func (m *Manager) publishRoutes() {
 	r := &routeTable{}
-	for ns, st := range m.streams {
-		if ns == "/" {
+	for _, st := range m.streams {
+		if st.ns == "/" {
 			r.main = st
 		} else {
 			r.others = append(r.others, st)
@@ -542,8 +588,8 @@ func (m *Manager) waitLeft(ctx context.Context, ns string) error {
 // sends the DISCONNECT alone.
 func (m *Manager) leave(st *Stream, joined *link, wait bool) {
 	m.mu.Lock()
-	if m.streams[st.ns] == st {
-		delete(m.streams, st.ns)
+	if i := slices.Index(m.streams, st); i >= 0 {
+		m.streams = slices.Delete(m.streams, i, i+1)
 		m.publishRoutes()
 	}
 	r, l := m.run, m.link
@@ -572,7 +618,6 @@ func (m *Manager) leave(st *Stream, joined *link, wait bool) {
 	}
 }
 
-
 // Close closes every stream of the manager and its connection, and waits
 // for its goroutines. Later Dials fail with ErrClosed.
 func (m *Manager) Close() error {
@@ -582,7 +627,10 @@ func (m *Manager) Close() error {
 		return nil
 	}
 	m.setState(managerClosed)
-	m.cancel()
+	for _, cancel := range m.inflight {
+		cancel(ErrClosed)
+	}
+	m.inflight = nil
 	list := make([]*Stream, 0, len(m.streams))
 	for _, st := range m.streams {
 		list = append(list, st)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/siostream/siostream/frames"
@@ -21,21 +20,20 @@ type link struct {
 
 	joinTimer *time.Timer // bounds the CONNECT replies after a reconnect
 
-	bin binaryPacket // reader only: a binary packet waiting for attachments
+	bin *binaryPacket // reader only: a binary packet waiting for attachments
 }
 
 // binaryPacket is a BINARY_EVENT or BINARY_ACK waiting for its
 // attachments. With st nil the packet is skipped: its attachments are
 // read and counted against the limit, and forgotten.
 type binaryPacket struct {
-	active bool
-	st     *Stream
-	pkt    frames.Packet
-	data   []byte // owned copy of the text frame's JSON
-	atts   [][]byte
-	want   int
-	got    int
-	size   int64
+	st   *Stream
+	pkt  frames.Packet
+	data []byte // owned copy of the text frame's JSON
+	atts [][]byte
+	want int
+	got  int
+	size int64
 }
 
 var (
@@ -48,7 +46,7 @@ func (l *link) Message(p []byte, binary bool) error {
 	if binary {
 		return l.attachment(p)
 	}
-	if l.bin.active {
+	if l.bin != nil {
 		return protoErr("socket.io", errPendingBin)
 	}
 	var pkt frames.Packet
@@ -87,8 +85,8 @@ func (l *link) startBinary(st *Stream, pkt *frames.Packet) error {
 		return protoErr("socket.io", err)
 	}
 	skip := st == nil || (pkt.Type == frames.BinaryAck && !st.acks.has(pkt.ID))
-	b := &l.bin
-	*b = binaryPacket{active: true, pkt: *pkt, want: pkt.Attachments, size: int64(len(pkt.Data))}
+	b := &binaryPacket{pkt: *pkt, want: pkt.Attachments, size: int64(len(pkt.Data))}
+	l.bin = b
 	b.pkt.Namespace, b.pkt.Data = nil, nil // views into the read buffer
 	if !skip {
 		b.st = st
@@ -102,8 +100,8 @@ func (l *link) startBinary(st *Stream, pkt *frames.Packet) error {
 }
 
 func (l *link) attachment(p []byte) error {
-	b := &l.bin
-	if !b.active {
+	b := l.bin
+	if b == nil {
 		return protoErr("engine.io", errUnexpectedBin)
 	}
 	b.size += int64(len(p))
@@ -121,7 +119,7 @@ func (l *link) attachment(p []byte) error {
 
 func (l *link) binaryDone() error {
 	b := l.bin
-	l.bin = binaryPacket{}
+	l.bin = nil
 	if b.st == nil {
 		return nil
 	}
@@ -213,24 +211,14 @@ func splitOffset(list []byte) (rest, offset []byte, err error) {
 	return rest, last[1 : len(last)-1], nil
 }
 
-// setOffset records the offset of the last event handed over. It keeps
-// its own copy, in place when short, so as to pin no event's buffer and
-// allocate nothing per event.
+// setOffset records the offset of the last event handed over, in a buffer
+// of its own that is reused: it pins no event's buffer and, once grown,
+// allocates nothing per event.
 func (st *Stream) setOffset(off string) {
 	st.mu.Lock()
-	if len(off) <= len(st.offBuf) {
-		st.offset = ""
-		st.offLen = copy(st.offBuf[:], off)
-	} else {
-		st.offset, st.offLen = strings.Clone(off), 0
-	}
+	st.offset = append(st.offset[:0], off...)
 	st.mu.Unlock()
 }
 
 // lastOffset returns the offset setOffset recorded. Called with mu held.
-func (st *Stream) lastOffset() string {
-	if st.offLen > 0 {
-		return string(st.offBuf[:st.offLen])
-	}
-	return st.offset
-}
+func (st *Stream) lastOffset() string { return string(st.offset) }

@@ -51,7 +51,6 @@ func TestManagerSetState(t *testing.T) {
 			m.setState(to)
 			got := m.state
 			m.mu.Unlock()
-			m.cancel()
 			want := to
 			if from == managerClosed {
 				want = managerClosed

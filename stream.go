@@ -23,7 +23,7 @@ type Stream struct {
 
 	closing chan struct{} // closed when the stream enters streamClosed
 	joined  chan error    // the first CONNECT's answer, for Dial
-	inOrder chan struct{} // at-least-once emits go one at a time, FIFO
+	inOrder chan struct{} // at-least-once emits go one at a time, FIFO; made with the stream when Retries is on
 
 	// Written by the reader goroutine (under mu), read by it without.
 	active     atomic.Pointer[link] // the link the namespace is joined on
@@ -47,9 +47,7 @@ type Stream struct {
 	err      error
 	sid      string
 	pid      string
-	offset   string   // the last offset, when longer than offBuf
-	offBuf   [32]byte // the last offset, when it fits
-	offLen   int
+	offset   []byte // the last offset handed over; reused
 	outbox   []*engine.Frame // emits waiting for a connection, oldest first
 	outBytes int
 	nextSeq  uint64
@@ -158,7 +156,9 @@ func newStream(m *Manager, o Options) *Stream {
 		ns:      o.Namespace,
 		closing: make(chan struct{}),
 		joined:  make(chan error, 1),
-		inOrder: make(chan struct{}, 1),
+	}
+	if o.Retries > 0 {
+		st.inOrder = make(chan struct{}, 1)
 	}
 	st.d.init(o, st.closing)
 	st.acks.init(o.MaxPendingAcks)

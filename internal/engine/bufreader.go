@@ -13,7 +13,7 @@ import (
 // it, up to the large one, to save system calls, and shrinks it again when
 // the traffic falls off.
 const (
-	readBufMin = 512
+	readBufMin = 256
 	readBufMax = 64 << 10
 	// shrinkAfter reads that use less than an eighth of the buffer halve it.
 	shrinkAfter = 16

@@ -42,6 +42,36 @@ type Conn struct {
 
 	aborted atomic.Pointer[error] // why this side closed the socket
 	unsent  []*Frame
+
+	extended bool // reader only: the heartbeat got one more window (see socket.Read)
+}
+
+// readGrace is how long a read past the heartbeat deadline looks for bytes
+// already waiting.
+const readGrace = 50 * time.Millisecond
+
+// socket is the connection's reader of the network. The heartbeat is a
+// read deadline, which the runtime reports before it looks at the bytes
+// the kernel holds: a reader far behind a backlog (a starved CPU, a huge
+// burst) would take the server for silent while its next ping already
+// waits. So a read that hits the deadline looks once more, briefly; bytes
+// there give the clock one more window, until the next ping resets it. A
+// server that is silent still fails the look, within readGrace.
+type socket struct{ c *Conn }
+
+func (s socket) Read(p []byte) (int, error) {
+	c := s.c
+	n, err := c.nc.Read(p)
+	var ne net.Error
+	if n > 0 || c.extended || c.deadline == 0 || c.aborted.Load() != nil || !errors.As(err, &ne) || !ne.Timeout() {
+		return n, err
+	}
+	c.nc.SetReadDeadline(time.Now().Add(readGrace))
+	if n, err = c.nc.Read(p); n > 0 {
+		c.extended = true
+		c.nc.SetReadDeadline(time.Now().Add(c.deadline))
+	}
+	return n, err
 }
 
 // Open returns the server's open packet.
@@ -96,6 +126,7 @@ func (c *Conn) Unsent() []*Frame {
 // within pingInterval + pingTimeout from now. The reader calls it after
 // it stopped reading for a while of its own accord.
 func (c *Conn) ResetHeartbeat() {
+	c.extended = false
 	c.nc.SetReadDeadline(time.Now().Add(c.deadline))
 }
 
