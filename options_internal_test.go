@@ -229,7 +229,7 @@ func TestEventChanCap(t *testing.T) {
 		readLimit int64
 		want      int
 	}{
-		{name: "defaults: 32 MiB for messages of 1 MiB", budget: 32 * mib, want: 31},
+		{name: "defaults: 32 MiB for messages of 1 MiB", budget: 32 * mib, want: maxEventChan},
 		{name: "ReadLimit zero plans for 1 MiB", budget: 4 * per(mib), want: 4},
 		{name: "room for two events", budget: 2 * per(1000), readLimit: 1000, want: 2},
 		{name: "just short of two", budget: 2*per(1000) - 1, readLimit: 1000, want: 1},

@@ -90,6 +90,10 @@ func (f *Frame) Release() {
 		data = make([]byte, 0, frameData)
 	}
 	*f = Frame{Data: data, pooled: true}
+	if cap(data) > frameData {
+		framePool.Put(f) // only small frames stay in spareFrames, for its bound
+		return
+	}
 	select {
 	case spareFrames <- f:
 	default:
