@@ -60,7 +60,7 @@ type delivery struct {
 	inCh     sizeRing
 	held     eventQueue     // events before the CONNECT reply
 	pumping  bool           // the pump runs
-	pumpWG   sync.WaitGroup // the pump, for close
+	pumpWG   sync.WaitGroup // the pump and the reader's handoff, for close
 	room     chan struct{}  // closed when the waiting reader has room
 	need     int            // bytes the waiting reader wants room for
 	ending   bool           // the final event is queued: take no more
@@ -186,6 +186,12 @@ func (d *delivery) handoff(it queued) bool {
 	} else {
 		d.timer.Reset(handoffWait)
 	}
+	if d.stop == nil {
+		d.stop = make(chan struct{})
+	}
+	// close waits for this send, as for the pump's, before it closes the
+	// channel.
+	d.pumpWG.Add(1)
 	d.handing, d.inflight = true, it.size
 	d.delivered++
 	d.mu.Unlock()
@@ -197,6 +203,7 @@ func (d *delivery) handoff(it queued) bool {
 	case <-d.stop:
 	}
 	d.timer.Stop()
+	d.pumpWG.Done()
 	d.mu.Lock()
 	d.handing, d.inflight = false, 0
 	if sent {

@@ -89,11 +89,10 @@ func (w *writer) sendInline(f *Frame) (mine bool, err error) {
 // came meanwhile to a writer goroutine.
 func (w *writer) writeInline() {
 	s := scratchPool.Get().(*scratch)
-	more := w.round(s) // false: the writer has ended, round saw to it
-	putScratch(s)
-	if !more {
+	if !w.round(s) { // the writer has ended, round saw to it
 		return
 	}
+	putScratch(s)
 	w.mu.Lock()
 	if w.err == nil && (len(w.queue) > 0 || w.pong || w.wsPongDue || w.final) {
 		go w.run()
@@ -113,6 +112,14 @@ func (w *writer) start() {
 		w.running = true
 		go w.run()
 	}
+}
+
+// end ends the running writer: s goes back to its pool, then the end is
+// signalled and mu released. Called with mu held.
+func (w *writer) end(s *scratch) {
+	putScratch(s)
+	w.exit()
+	w.mu.Unlock()
 }
 
 // exit ends the running writer. Called with mu held.
@@ -230,7 +237,6 @@ func (w *writer) run() {
 	s := scratchPool.Get().(*scratch)
 	for w.round(s) {
 	}
-	putScratch(s)
 }
 
 func putScratch(s *scratch) {
@@ -240,34 +246,35 @@ func putScratch(s *scratch) {
 	scratchPool.Put(s)
 }
 
-// round writes one batch; it reports whether to go on.
+// round writes one batch; it reports whether to go on. When it does not,
+// the writer has ended: s is back in its pool and the end is signalled,
+// the last things the writer does.
 func (w *writer) round(s *scratch) bool {
 	w.mu.Lock()
 	if w.err != nil {
-		w.exit()
-		w.mu.Unlock()
+		w.end(s)
 		return false
 	}
 	batch := w.queue
 	w.queue, w.spare = w.spare[:0], nil
 	final := w.final && len(batch) == 0
 	if len(batch) == 0 && !w.pong && !w.wsPongDue && !final {
-		w.exit()
-		w.mu.Unlock()
+		w.end(s)
 		return false
 	}
 	w.mu.Unlock()
 	err := w.writeBatch(s, batch, final)
 	if err == errFinished {
+		w.nc.Close()
 		w.mu.Lock()
 		w.err = ErrClosed
-		w.exit()
-		w.mu.Unlock()
-		w.nc.Close()
+		w.end(s)
 		return false
 	}
 	if err != nil {
 		w.fail(err)
+		w.mu.Lock()
+		w.end(s)
 		return false
 	}
 	clear(batch)
@@ -472,14 +479,14 @@ func (w *writer) unwritten(s *scratch, err error, rest []*Frame) error {
 	return err
 }
 
-// fail stops the writer after a write error and closes the socket: a
-// connection that cannot be written is dead, and the reader reports it.
+// fail records a write error and closes the socket: a connection that
+// cannot be written is dead, and the reader reports it. The caller ends
+// the writer.
 func (w *writer) fail(err error) {
 	w.mu.Lock()
 	if w.err == nil {
 		w.err = err
 	}
-	w.exit()
 	w.mu.Unlock()
 	w.abort(err)
 }
