@@ -120,7 +120,7 @@ func TestHostile2RepeatedConnectReplies(t *testing.T) {
 	start := time.Now()
 	answered := pollUntil(5*time.Second, func() bool { return c.Pongs() > p })
 	took := time.Since(start)
-	t.Logf("%d CONNECT replies on a joined connection, consumer stalled, DropNewest, EventBuffer 16: "+
+	t.Logf("%d CONNECT replies on a joined connection, consumer stalled, DropNewest, Events channel of 16: "+
 		"ping answered %v (after %v); %d events waiting in the channel",
 		replies, answered, took.Round(time.Millisecond), len(s.Events()))
 	if !answered {
