@@ -78,7 +78,9 @@
 // reconnection, in order, or is counted in Stats.Unsent when the stream
 // ends first. A packet that reached the socket may still be lost with the
 // connection; EmitWithAck or Options.Retries tell when the server has it.
-// Pongs never wait behind emits longer than the frame being written.
+// Pongs never wait behind emits longer than the frame being written. Close
+// does not wait for the buffer: Flush before Close sends everything
+// emitted; packets still unwritten at Close are counted in Stats.Unsent.
 //
 // # Acks and binary
 //
