@@ -78,9 +78,12 @@
 // reconnection, in order, or is counted in Stats.Unsent when the stream
 // ends first. A packet that reached the socket may still be lost with the
 // connection; EmitWithAck or Options.Retries tell when the server has it.
-// Pongs never wait behind emits longer than the frame being written. Close
-// does not wait for the buffer: Flush before Close sends everything
-// emitted; packets still unwritten at Close are counted in Stats.Unsent.
+// Pongs never wait behind emits longer than the frame being written.
+// Close puts its DISCONNECT behind what the stream emitted; closing the
+// connection's last stream waits for those writes at most a second, and
+// only while the server reads. Flush before Close waits for everything,
+// bounded by its ctx alone; packets still unwritten when the stream ends
+// are counted in Stats.Unsent.
 //
 // # Acks and binary
 //
