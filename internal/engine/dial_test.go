@@ -13,31 +13,13 @@ import (
 	"time"
 )
 
-// rawListen answers one TCP connection on loopback with serve, which sees
-// the bytes of the request as the client sends them.
+// rawListen answers one TCP connection with serve, which sees the bytes
+// of the request as the client sends them. The URL carries credentials,
+// which no error may show.
 func rawListen(t *testing.T, serve func(nc net.Conn)) *url.URL {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		nc, err := ln.Accept()
-		ln.Close()
-		if err != nil {
-			return
-		}
-		defer nc.Close()
-		nc.SetDeadline(time.Now().Add(10 * time.Second))
-		serve(nc)
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		<-done
-	})
-	return &url.URL{Scheme: "ws", User: url.UserPassword("u", "secret"), Host: ln.Addr().String(), Path: "/socket.io/", RawQuery: "EIO=4&transport=websocket&token=secret"}
+	addr := acceptOne(t, serve)
+	return &url.URL{Scheme: "ws", User: url.UserPassword("u", "secret"), Host: addr, Path: "/socket.io/", RawQuery: "EIO=4&transport=websocket&token=secret"}
 }
 
 // answer reads the request head and writes resp.

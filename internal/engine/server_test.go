@@ -29,9 +29,9 @@ func openPacket(interval, timeout time.Duration, maxPayload int64) string {
 		interval.Milliseconds(), timeout.Milliseconds(), maxPayload)
 }
 
-// listen serves one WebSocket connection on loopback and hands its server
-// side to serve, on a goroutine the test waits for at its end.
-func listen(t *testing.T, serve func(p *peer)) *url.URL {
+// acceptOne answers one TCP connection on loopback with serve, on a
+// goroutine the test waits for at its end, and returns the address.
+func acceptOne(t *testing.T, serve func(nc net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -47,16 +47,25 @@ func listen(t *testing.T, serve func(p *peer)) *url.URL {
 		}
 		defer nc.Close()
 		nc.SetDeadline(time.Now().Add(10 * time.Second)) // a stuck test ends
-		if _, err := ws.Upgrade(nc); err != nil {
-			return
-		}
-		serve(&peer{t: t, nc: nc})
+		serve(nc)
 	}()
 	t.Cleanup(func() {
 		ln.Close()
 		<-done
 	})
-	return &url.URL{Scheme: "ws", Host: ln.Addr().String(), Path: "/socket.io/", RawQuery: "EIO=4&transport=websocket"}
+	return ln.Addr().String()
+}
+
+// listen serves one WebSocket connection and hands its server side to
+// serve.
+func listen(t *testing.T, serve func(p *peer)) *url.URL {
+	t.Helper()
+	addr := acceptOne(t, func(nc net.Conn) {
+		if _, err := ws.Upgrade(nc); err == nil {
+			serve(&peer{t: t, nc: nc})
+		}
+	})
+	return &url.URL{Scheme: "ws", Host: addr, Path: "/socket.io/", RawQuery: "EIO=4&transport=websocket"}
 }
 
 // text sends one unmasked text frame.
