@@ -15,8 +15,8 @@ import (
 
 // TestHostile2CloseInEveryState: Close in every state returns within
 // 100 ms: while the first Dial hangs in the WebSocket handshake, during the
-// reconnect backoff, during a reconnect attempt that hangs, and while a
-// write is stuck.
+// reconnect backoff, during a reconnect attempt that hangs, while a re-join
+// after the server's DISCONNECT waits, and while a write is stuck.
 func TestHostile2CloseInEveryState(t *testing.T) {
 	const bound = 100 * time.Millisecond
 	hanging := func(t *testing.T) (*rawServer, chan struct{}) {
@@ -116,6 +116,32 @@ func TestHostile2CloseInEveryState(t *testing.T) {
 		s.Close()
 		took := time.Since(start)
 		t.Logf("Close during a reconnect attempt hanging in the handshake took %v", took.Round(time.Microsecond))
+		if took > bound {
+			t.Errorf("Close took %v, bound %v", took, bound)
+		}
+	})
+	t.Run("while a re-join waits", func(t *testing.T) {
+		srv := newServer(t, sioserver.Options{})
+		s := dial(t, srv.URL(), siostream.Options{ReconnectOnServerDisconnect: true,
+			ReconnectDelay: 10 * time.Second, ReconnectDelayMax: 10 * time.Second, RandomizationFactor: -1})
+		if err := accept(t, srv).Disconnect("/"); err != nil {
+			t.Fatal(err)
+		}
+		next(t, s, siostream.KindReconnecting, 5*time.Second)
+		start := time.Now()
+		closed := make(chan struct{})
+		go func() {
+			s.Close()
+			close(closed)
+		}()
+		select {
+		case <-closed:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Close hangs while a re-join after the server's DISCONNECT waits: it waits for a timer " +
+				"that the closing transition stopped")
+		}
+		took := time.Since(start)
+		t.Logf("Close while a re-join waits took %v", took.Round(time.Microsecond))
 		if took > bound {
 			t.Errorf("Close took %v, bound %v", took, bound)
 		}

@@ -238,12 +238,15 @@ func TestInteropBufferedAcrossRejoin(t *testing.T) {
 	if ev := refLifecycle(t, s, refWait); ev.Reason() != siostream.ReasonServerDisconnect {
 		t.Fatalf("%v %s", ev.Kind, refDescribe(ev))
 	}
+	seen := time.Now() // the re-join's delay started before this
 	want := make([]int, 20)
 	for i := range want {
 		want[i] = i
 		refEmit(t, s, "counted", i)
 	}
-	if st := s.Stats(); st.Buffered != 20 {
+	// Until the delay has passed, nothing can have gone out. On a loaded
+	// machine the emits may outlast it; the order check below still holds.
+	if st := s.Stats(); st.Buffered != 20 && time.Since(seen) < 300*time.Millisecond {
 		t.Fatalf("stats %+v, want 20 buffered", st)
 	}
 	refExpectLifecycle(t, s, siostream.KindReconnecting, siostream.KindConnected)

@@ -238,10 +238,19 @@ func (st *Stream) connectionLost(l *link, reason Reason, cause error, rest []*en
 }
 
 // retryTimer is a pending re-join; Close stops it and waits for it.
+// done closes when the timer's function has returned or will never run.
 type retryTimer struct {
 	t    *time.Timer
 	done chan struct{}
 	once sync.Once
+}
+
+// stop keeps the timer from firing; if it was still pending, done closes
+// now, else it closes when the running function returns.
+func (rt *retryTimer) stop() {
+	if rt.t.Stop() {
+		rt.once.Do(func() { close(rt.done) })
+	}
 }
 
 // retryJoin sends CONNECT again after the backoff delay, on whatever
@@ -250,6 +259,9 @@ type retryTimer struct {
 func (st *Stream) retryJoin() {
 	if st.state == streamClosed {
 		return
+	}
+	if st.retry != nil {
+		st.retry.stop() // one pending re-join at a time
 	}
 	n := st.attempts + 1
 	d := backoffDelay(&st.m.opts, n)
@@ -277,8 +289,6 @@ func (st *Stream) stopRetry() {
 	if rt == nil {
 		return
 	}
-	if rt.t.Stop() {
-		rt.once.Do(func() { close(rt.done) })
-	}
+	rt.stop()
 	<-rt.done
 }

@@ -259,7 +259,7 @@ func (st *Stream) transition(to streamState, ev *Event, cause error, byClose boo
 		st.failOutbox()
 		st.acks.failAll(cause)
 		if st.retry != nil {
-			st.retry.t.Stop()
+			st.retry.stop() // Close waits on it: it must not be left unfinished
 		}
 		st.sendWait.wake()
 		if from == streamJoining {
