@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/siostream/siostream/internal/proxy/tunneltest"
 )
 
 func TestConnectRequest(t *testing.T) {
@@ -59,13 +61,13 @@ func TestConnectRequest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			echo := newEcho(t)
+			echo := tunneltest.NewEcho(t)
 			reqs := make(chan *http.Request, 1)
-			p := newServer(t, connectProxy(func(r *http.Request) string {
+			p := tunneltest.NewServer(t, connectProxy(func(r *http.Request) string {
 				reqs <- r
 				return established
 			}))
-			u := p.url("http")
+			u := p.URL("http")
 			switch {
 			case tt.password != "":
 				u.User = url.UserPassword(tt.user, tt.password)
@@ -76,12 +78,12 @@ func TestConnectRequest(t *testing.T) {
 			if tt.header != nil {
 				hdr = tt.header.Clone()
 			}
-			c := mustDial(t, u, echo.addr(), Dialer{Header: hdr})
-			roundTrip(t, c)
+			c := mustDial(t, u, echo.Addr(), Dialer{Header: hdr})
+			tunneltest.RoundTrip(t, c)
 
-			r := wait(t, reqs, "the CONNECT request")
-			if r.Method != http.MethodConnect || r.RequestURI != echo.addr() || r.Host != echo.addr() {
-				t.Errorf("request %s %s, Host %s; want CONNECT %s", r.Method, r.RequestURI, r.Host, echo.addr())
+			r := tunneltest.Wait(t, reqs, "the CONNECT request")
+			if r.Method != http.MethodConnect || r.RequestURI != echo.Addr() || r.Host != echo.Addr() {
+				t.Errorf("request %s %s, Host %s; want CONNECT %s", r.Method, r.RequestURI, r.Host, echo.Addr())
 			}
 			if r.ProtoMajor != 1 || r.ProtoMinor != 1 {
 				t.Errorf("protocol %s, want HTTP/1.1", r.Proto)
@@ -116,24 +118,24 @@ func proxyAuth(r *http.Request) (user, password string, ok bool) {
 }
 
 func TestConnectBytesAfterAnswer(t *testing.T) {
-	echo := newEcho(t)
-	p := newServer(t, connectProxy(func(*http.Request) string {
+	echo := tunneltest.NewEcho(t)
+	p := tunneltest.NewServer(t, connectProxy(func(*http.Request) string {
 		// The answer and the tunnel's first bytes in one segment.
 		return established + "EARLY BYTES"
 	}))
-	c := mustDial(t, p.url("http"), echo.addr(), Dialer{})
-	readExactly(t, c, "EARLY BYTES")
-	roundTrip(t, c)
+	c := mustDial(t, p.URL("http"), echo.Addr(), Dialer{})
+	tunneltest.ReadExactly(t, c, "EARLY BYTES")
+	tunneltest.RoundTrip(t, c)
 }
 
 func TestConnectAnswerWithFields(t *testing.T) {
-	echo := newEcho(t)
-	p := newServer(t, connectProxy(func(*http.Request) string {
+	echo := tunneltest.NewEcho(t)
+	p := tunneltest.NewServer(t, connectProxy(func(*http.Request) string {
 		// A Content-Length on a 2xx answer to CONNECT must be ignored.
 		return "HTTP/1.1 200 OK\r\nVia: 1.1 test\r\nContent-Length: 5\r\n\r\n"
 	}))
-	c := mustDial(t, p.url("http"), echo.addr(), Dialer{})
-	roundTrip(t, c)
+	c := mustDial(t, p.URL("http"), echo.Addr(), Dialer{})
+	tunneltest.RoundTrip(t, c)
 }
 
 func TestConnectRefused(t *testing.T) {
@@ -181,8 +183,8 @@ func TestConnectRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := newServer(t, connectProxy(func(*http.Request) string { return tt.answer }))
-			u := p.url("http")
+			p := tunneltest.NewServer(t, connectProxy(func(*http.Request) string { return tt.answer }))
+			u := p.URL("http")
 			if tt.user {
 				u = withUser(u, "alice", "hunter2-secret")
 			}
@@ -241,8 +243,8 @@ func TestConnectBadAnswers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := newServer(t, tt.answer)
-			_, err := dial(t, withUser(p.url("http"), "alice", "hunter2-secret"), "127.0.0.1:9", Dialer{})
+			p := tunneltest.NewServer(t, tt.answer)
+			_, err := dial(t, withUser(p.URL("http"), "alice", "hunter2-secret"), "127.0.0.1:9", Dialer{})
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("got %v, want an error saying %q", err, tt.want)
 			}
@@ -254,7 +256,7 @@ func TestConnectBadAnswers(t *testing.T) {
 }
 
 func TestConnectTLS(t *testing.T) {
-	echo := newEcho(t)
+	echo := tunneltest.NewEcho(t)
 	protos := make(chan string, 1)
 	handle := connectProxy(func(*http.Request) string { return established + "EARLY" })
 	p, trust := newTLSServer(t, func(c net.Conn) {
@@ -266,10 +268,10 @@ func TestConnectTLS(t *testing.T) {
 		handle(c)
 	})
 	trust.NextProtos = []string{"h2"}
-	c := mustDial(t, p.url("https"), echo.addr(), Dialer{TLSConfig: trust})
-	readExactly(t, c, "EARLY")
-	roundTrip(t, c)
-	if got := wait(t, protos, "the TLS handshake"); got != "http/1.1" {
+	c := mustDial(t, p.URL("https"), echo.Addr(), Dialer{TLSConfig: trust})
+	tunneltest.ReadExactly(t, c, "EARLY")
+	tunneltest.RoundTrip(t, c)
+	if got := tunneltest.Wait(t, protos, "the TLS handshake"); got != "http/1.1" {
 		t.Errorf("ALPN chose %q, want http/1.1", got)
 	}
 	if trust.ServerName != "" || trust.NextProtos[0] != "h2" {
@@ -279,7 +281,7 @@ func TestConnectTLS(t *testing.T) {
 
 func TestConnectTLSUntrusted(t *testing.T) {
 	p, _ := newTLSServer(t, func(c net.Conn) { c.(*tls.Conn).Handshake() })
-	_, err := dial(t, withUser(p.url("https"), "alice", "hunter2-secret"), "127.0.0.1:9", Dialer{})
+	_, err := dial(t, withUser(p.URL("https"), "alice", "hunter2-secret"), "127.0.0.1:9", Dialer{})
 	var unknown x509.UnknownAuthorityError
 	if !errors.As(err, &unknown) {
 		t.Fatalf("got %v, want a certificate error", err)
@@ -296,51 +298,34 @@ func TestHandshakeContext(t *testing.T) {
 	for _, scheme := range []string{"http", "https", "socks5", "socks5h"} {
 		t.Run(scheme, func(t *testing.T) {
 			started, ended := make(chan struct{}, 1), make(chan struct{}, 1)
-			p := newServer(t, hang(started, ended))
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			errc := make(chan error, 1)
-			go func() {
-				c, err := Dial(ctx, p.url(scheme), "127.0.0.1:9", Dialer{})
-				if err == nil {
-					c.Close()
-				}
-				errc <- err
-			}()
-			wait(t, started, "the proxy to be reached")
-			cancel()
-			cancelled := time.Now()
-			err := wait(t, errc, "Dial to return")
-			if !errors.Is(err, context.Canceled) {
-				t.Errorf("got %v, want context.Canceled", err)
-			}
-			if d := time.Since(cancelled); d > 2*time.Second {
-				t.Errorf("Dial returned %v after the cancel", d)
-			}
-			wait(t, ended, "the proxy to see the connection closed")
+			p := tunneltest.NewServer(t, hang(started, ended))
+			tunneltest.CancelMidHandshake(t, started, func(ctx context.Context) (net.Conn, error) {
+				return Dial(ctx, p.URL(scheme), "127.0.0.1:9", Dialer{})
+			})
+			tunneltest.Wait(t, ended, "the proxy to see the connection closed")
 		})
 	}
 }
 
 func TestHandshakeDeadline(t *testing.T) {
 	started, ended := make(chan struct{}, 1), make(chan struct{}, 1)
-	p := newServer(t, hang(started, ended))
+	p := tunneltest.NewServer(t, hang(started, ended))
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	_, err := Dial(ctx, p.url("http"), "127.0.0.1:9", Dialer{})
+	_, err := Dial(ctx, p.URL("http"), "127.0.0.1:9", Dialer{})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("got %v, want context.DeadlineExceeded", err)
 	}
-	wait(t, ended, "the proxy to see the connection closed")
+	tunneltest.Wait(t, ended, "the proxy to see the connection closed")
 }
 
 // TestDeadlineCleared checks that ctx's deadline does not stay on the
 // tunnel: reads after it has passed still work.
 func TestDeadlineCleared(t *testing.T) {
-	echo := newEcho(t)
-	p := newServer(t, connectProxy(func(*http.Request) string { return established }))
+	echo := tunneltest.NewEcho(t)
+	p := tunneltest.NewServer(t, connectProxy(func(*http.Request) string { return established }))
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	c, err := Dial(ctx, p.url("http"), echo.addr(), Dialer{})
+	c, err := Dial(ctx, p.URL("http"), echo.Addr(), Dialer{})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -348,5 +333,5 @@ func TestDeadlineCleared(t *testing.T) {
 	defer c.Close()
 	<-ctx.Done()
 	cancel()
-	roundTrip(t, c)
+	tunneltest.RoundTrip(t, c)
 }

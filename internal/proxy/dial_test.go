@@ -7,20 +7,22 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/siostream/siostream/internal/proxy/tunneltest"
 )
 
 func TestDialDirect(t *testing.T) {
-	echo := newEcho(t)
+	echo := tunneltest.NewEcho(t)
 	var dialed []string
 	d := Dialer{NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		dialed = append(dialed, network+" "+addr)
 		var nd net.Dialer
 		return nd.DialContext(ctx, network, addr)
 	}}
-	c := mustDial(t, nil, echo.addr(), d)
-	roundTrip(t, c)
-	if len(dialed) != 1 || dialed[0] != "tcp "+echo.addr() {
-		t.Errorf("NetDial calls %q, want one to %s", dialed, echo.addr())
+	c := mustDial(t, nil, echo.Addr(), d)
+	tunneltest.RoundTrip(t, c)
+	if len(dialed) != 1 || dialed[0] != "tcp "+echo.Addr() {
+		t.Errorf("NetDial calls %q, want one to %s", dialed, echo.Addr())
 	}
 }
 
@@ -57,7 +59,7 @@ func TestDialProxyAddress(t *testing.T) {
 }
 
 func TestDialErrors(t *testing.T) {
-	closed := listen(t)
+	closed := tunneltest.Listen(t)
 	closedAddr := closed.Addr().String()
 	closed.Close()
 	tests := []struct {

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/siostream/siostream/internal/proxy/tunneltest"
 )
 
 // step is one exchange of a scripted SOCKS5 proxy: it reads expect, fails
@@ -98,8 +100,8 @@ func portOf(t *testing.T, addr string) uint16 {
 }
 
 func TestSOCKSExchanges(t *testing.T) {
-	echo := newEcho(t)
-	port := portOf(t, echo.addr())
+	echo := tunneltest.NewEcho(t)
+	port := portOf(t, echo.Addr())
 	nameAt := func(host string) string { return net.JoinHostPort(host, strconv.Itoa(int(port))) }
 	tests := []struct {
 		name   string
@@ -112,7 +114,7 @@ func TestSOCKSExchanges(t *testing.T) {
 		{
 			name:   "socks5h with an IP address",
 			scheme: "socks5h",
-			target: echo.addr(),
+			target: echo.Addr(),
 			steps:  []step{{greetNone, chooseNone}, {connectIP("127.0.0.1", port), replyOK}},
 		},
 		{
@@ -131,7 +133,7 @@ func TestSOCKSExchanges(t *testing.T) {
 			name:   "username and password",
 			scheme: "socks5h",
 			user:   url.UserPassword("alice", "s3cret:/@"),
-			target: echo.addr(),
+			target: echo.Addr(),
 			steps: []step{
 				{greetBoth, choosePassword},
 				{credentials("alice", "s3cret:/@"), authOK},
@@ -142,14 +144,14 @@ func TestSOCKSExchanges(t *testing.T) {
 			name:   "credentials offered, none wanted",
 			scheme: "socks5h",
 			user:   url.User("alice"),
-			target: echo.addr(),
+			target: echo.Addr(),
 			steps:  []step{{greetBoth, chooseNone}, {connectIP("127.0.0.1", port), replyOK}},
 		},
 		{
 			name:   "empty password",
 			scheme: "socks5h",
 			user:   url.User("alice"),
-			target: echo.addr(),
+			target: echo.Addr(),
 			steps: []step{
 				{greetBoth, choosePassword},
 				{credentials("alice", ""), authOK},
@@ -159,7 +161,7 @@ func TestSOCKSExchanges(t *testing.T) {
 		{
 			name:   "bound address is a name, bytes follow the reply",
 			scheme: "socks5h",
-			target: echo.addr(),
+			target: echo.Addr(),
 			steps: []step{
 				{greetNone, chooseNone},
 				{connectIP("127.0.0.1", port), append([]byte{5, 0, 0, 3, 9, 'p', 'r', 'o', 'x', 'y', '.', 't', 's', 't', 0, 80}, "EARLY"...)},
@@ -169,7 +171,7 @@ func TestSOCKSExchanges(t *testing.T) {
 		{
 			name:   "bound address is IPv6",
 			scheme: "socks5h",
-			target: echo.addr(),
+			target: echo.Addr(),
 			steps: []step{
 				{greetNone, chooseNone},
 				{connectIP("127.0.0.1", port), append(append([]byte{5, 0, 0, 4}, make([]byte, 16)...), 0, 80)},
@@ -178,12 +180,12 @@ func TestSOCKSExchanges(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := newServer(t, scripted(t, echo.addr(), tt.steps...))
-			u := p.url(tt.scheme)
+			p := tunneltest.NewServer(t, scripted(t, echo.Addr(), tt.steps...))
+			u := p.URL(tt.scheme)
 			u.User = tt.user
 			c := mustDial(t, u, tt.target, Dialer{})
-			readExactly(t, c, tt.early)
-			roundTrip(t, c)
+			tunneltest.ReadExactly(t, c, tt.early)
+			tunneltest.RoundTrip(t, c)
 		})
 	}
 }
@@ -191,16 +193,16 @@ func TestSOCKSExchanges(t *testing.T) {
 // TestSOCKS5ResolvesHere checks that socks5:// resolves the name itself and
 // sends the proxy the first address.
 func TestSOCKS5ResolvesHere(t *testing.T) {
-	echo := newEcho(t)
-	port := portOf(t, echo.addr())
-	p := newServer(t, scripted(t, echo.addr(), step{greetNone, chooseNone}, step{connectIP("127.0.0.1", port), replyOK}))
+	echo := tunneltest.NewEcho(t)
+	port := portOf(t, echo.Addr())
+	p := tunneltest.NewServer(t, scripted(t, echo.Addr(), step{greetNone, chooseNone}, step{connectIP("127.0.0.1", port), replyOK}))
 	var asked []string
 	d := Dialer{LookupIP: func(ctx context.Context, host string) ([]netip.Addr, error) {
 		asked = append(asked, host)
 		return []netip.Addr{netip.MustParseAddr("::ffff:127.0.0.1"), netip.MustParseAddr("::1")}, nil
 	}}
-	c := mustDial(t, p.url("socks5"), net.JoinHostPort("echo.siostream.test", strconv.Itoa(int(port))), d)
-	roundTrip(t, c)
+	c := mustDial(t, p.URL("socks5"), net.JoinHostPort("echo.siostream.test", strconv.Itoa(int(port))), d)
+	tunneltest.RoundTrip(t, c)
 	if len(asked) != 1 || asked[0] != "echo.siostream.test" {
 		t.Errorf("LookupIP asked for %q, want [echo.siostream.test]", asked)
 	}
@@ -294,8 +296,8 @@ func TestSOCKSRefused(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := newServer(t, scripted(t, "", tt.steps...))
-			u := p.url("socks5h")
+			p := tunneltest.NewServer(t, scripted(t, "", tt.steps...))
+			u := p.URL("socks5h")
 			u.User = tt.user
 			_, err := dial(t, u, "127.0.0.1:9", Dialer{})
 			pe := asProxyError(t, err)
@@ -371,8 +373,8 @@ func TestSOCKSBadAnswers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := newServer(t, scripted(t, "", tt.steps...))
-			u := p.url("socks5h")
+			p := tunneltest.NewServer(t, scripted(t, "", tt.steps...))
+			u := p.URL("socks5h")
 			u.User = tt.user
 			host := tt.host
 			if host == "" {

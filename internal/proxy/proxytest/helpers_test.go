@@ -1,7 +1,6 @@
 package proxytest
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
@@ -20,11 +19,9 @@ import (
 	socks5 "github.com/armon/go-socks5"
 	"github.com/elazarl/goproxy"
 	"github.com/siostream/siostream/internal/proxy"
+	"github.com/siostream/siostream/internal/proxy/tunneltest"
 	"github.com/siostream/siostream/internal/testcert"
 )
-
-// ioTimeout bounds every blocking step of a test that should not block.
-const ioTimeout = 10 * time.Second
 
 // testDomain names hosts that only the test proxies resolve: to 127.0.0.1.
 const testDomain = ".siostream.test"
@@ -56,88 +53,14 @@ func dialLoopback(ctx context.Context, addr string) (net.Conn, error) {
 	return d.DialContext(ctx, "tcp4", a)
 }
 
-// tcpServer serves each connection of a loopback listener with handle in a
-// goroutine of its own; when the test ends it closes the listener and every
-// connection and waits for the handlers.
-type tcpServer struct {
-	ln     net.Listener
-	handle func(net.Conn)
-	wg     sync.WaitGroup
-
-	mu    sync.Mutex
-	conns map[net.Conn]struct{}
-}
-
-func listen(t *testing.T) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ln
-}
-
-func newTCPServer(t *testing.T, handle func(net.Conn)) *tcpServer {
-	t.Helper()
-	s := &tcpServer{ln: listen(t), handle: handle, conns: make(map[net.Conn]struct{})}
-	s.wg.Add(1)
-	go s.accept()
-	t.Cleanup(s.close)
-	return s
-}
-
-func (s *tcpServer) addr() string { return s.ln.Addr().String() }
-
-func (s *tcpServer) port() string {
-	_, p, _ := net.SplitHostPort(s.addr())
-	return p
-}
-
-func (s *tcpServer) accept() {
-	defer s.wg.Done()
-	for {
-		c, err := s.ln.Accept()
-		if err != nil {
-			return
-		}
-		s.mu.Lock()
-		s.conns[c] = struct{}{}
-		s.mu.Unlock()
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.handle(c)
-			c.Close()
-			s.mu.Lock()
-			delete(s.conns, c)
-			s.mu.Unlock()
-		}()
-	}
-}
-
-func (s *tcpServer) close() {
-	s.ln.Close()
-	s.mu.Lock()
-	for c := range s.conns {
-		c.Close()
-	}
-	s.mu.Unlock()
-	s.wg.Wait()
-}
-
-// newEcho starts a server that echoes each connection until EOF.
-func newEcho(t *testing.T) *tcpServer {
-	return newTCPServer(t, func(c net.Conn) { io.Copy(c, c) })
-}
-
 // greeting is what newGreeter's server writes first.
 const greeting = "HELLO FROM THE SERVER\n"
 
 // newGreeter starts a server that speaks first: it writes greeting as soon
 // as it accepts, then echoes. Through a proxy the greeting arrives right
 // behind the proxy's answer.
-func newGreeter(t *testing.T) *tcpServer {
-	return newTCPServer(t, func(c net.Conn) {
+func newGreeter(t *testing.T) *tunneltest.Server {
+	return tunneltest.NewServer(t, func(c net.Conn) {
 		if _, err := io.WriteString(c, greeting); err == nil {
 			io.Copy(c, c)
 		}
@@ -204,7 +127,7 @@ func startHTTPProxy(t *testing.T, cfg httpProxyConfig) (*httpProxy, *tls.Config)
 		}),
 		ErrorLog: log.New(io.Discard, "", 0),
 	}
-	ln := listen(t)
+	ln := tunneltest.Listen(t)
 	scheme := "http"
 	var trust *tls.Config
 	if cfg.tls {
@@ -282,7 +205,7 @@ func startSOCKS(t *testing.T, credentials map[string]string) *socksProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln := listen(t)
+	ln := tunneltest.Listen(t)
 	sp.url = &url.URL{Scheme: "socks5", Host: ln.Addr().String()}
 	served := make(chan struct{})
 	go func() {
@@ -351,7 +274,7 @@ func (f rulesFunc) Allow(ctx context.Context, req *socks5.Request) (context.Cont
 // test ends.
 func dial(t *testing.T, proxyURL *url.URL, addr string, d proxy.Dialer) (net.Conn, error) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), ioTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), tunneltest.IOTimeout)
 	defer cancel()
 	c, err := proxy.Dial(ctx, proxyURL, addr, d)
 	if err == nil {
@@ -367,39 +290,6 @@ func mustDial(t *testing.T, proxyURL *url.URL, addr string, d proxy.Dialer) net.
 		t.Fatalf("Dial: %v", err)
 	}
 	return c
-}
-
-// roundTrip writes a message on c and fails the test unless the same bytes
-// come back: bytes flow both ways through the tunnel.
-func roundTrip(t *testing.T, c net.Conn) {
-	t.Helper()
-	c.SetDeadline(time.Now().Add(ioTimeout))
-	defer c.SetDeadline(time.Time{})
-	msg := []byte("hello through the tunnel")
-	if _, err := c.Write(msg); err != nil {
-		t.Fatalf("write: %v", err)
-	}
-	got := make([]byte, len(msg))
-	if _, err := io.ReadFull(c, got); err != nil {
-		t.Fatalf("read: %v", err)
-	}
-	if !bytes.Equal(got, msg) {
-		t.Fatalf("read %q, want %q", got, msg)
-	}
-}
-
-// readExactly fails the test unless the next bytes read from c are want.
-func readExactly(t *testing.T, c net.Conn, want string) {
-	t.Helper()
-	c.SetReadDeadline(time.Now().Add(ioTimeout))
-	defer c.SetReadDeadline(time.Time{})
-	got := make([]byte, len(want))
-	if _, err := io.ReadFull(c, got); err != nil {
-		t.Fatalf("read: %v", err)
-	}
-	if string(got) != want {
-		t.Fatalf("read %q, want %q", got, want)
-	}
 }
 
 // asProxyError fails the test unless err is a *proxy.Error.
@@ -418,16 +308,4 @@ func noPassword(t *testing.T, err error, password string) {
 	if password != "" && strings.Contains(err.Error(), password) {
 		t.Errorf("message %q shows the password", err)
 	}
-}
-
-// wait fails the test unless ch delivers within ioTimeout.
-func wait[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(ioTimeout):
-		t.Fatalf("timed out waiting for %s", what)
-	}
-	panic("unreachable")
 }

@@ -2,13 +2,13 @@ package proxytest
 
 import (
 	"context"
-	"errors"
+	"net"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/siostream/siostream/internal/proxy"
+	"github.com/siostream/siostream/internal/proxy/tunneltest"
 )
 
 func TestHTTPProxy(t *testing.T) {
@@ -51,7 +51,7 @@ func TestHTTPProxy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			echo := newEcho(t)
+			echo := tunneltest.NewEcho(t)
 			cfg := httpProxyConfig{tls: tt.tls}
 			if tt.demand {
 				cfg.user, cfg.password = "alice", "s3cret"
@@ -61,12 +61,12 @@ func TestHTTPProxy(t *testing.T) {
 			if tt.user != "" {
 				u = hp.withUser(tt.user, tt.passwd)
 			}
-			c, err := dial(t, u, echo.addr(), proxy.Dialer{TLSConfig: trust})
+			c, err := dial(t, u, echo.Addr(), proxy.Dialer{TLSConfig: trust})
 			if tt.wantStatus == 0 {
 				if err != nil {
 					t.Fatalf("Dial: %v", err)
 				}
-				roundTrip(t, c)
+				tunneltest.RoundTrip(t, c)
 			} else {
 				pe := asProxyError(t, err)
 				if pe.StatusCode != tt.wantStatus || !pe.AuthRequired() {
@@ -77,8 +77,8 @@ func TestHTTPProxy(t *testing.T) {
 				}
 				noPassword(t, err, tt.passwd)
 			}
-			if got := hp.seen(); !slices.Equal(got, []string{echo.addr()}) {
-				t.Errorf("proxy saw CONNECT %q, want [%s]", got, echo.addr())
+			if got := hp.seen(); !slices.Equal(got, []string{echo.Addr()}) {
+				t.Errorf("proxy saw CONNECT %q, want [%s]", got, echo.Addr())
 			}
 		})
 	}
@@ -91,15 +91,15 @@ func TestHTTPProxyServerSpeaksFirst(t *testing.T) {
 		hp, trust := startHTTPProxy(t, httpProxyConfig{tls: useTLS})
 		t.Run(hp.url.Scheme, func(t *testing.T) {
 			greeter := newGreeter(t)
-			c := mustDial(t, hp.url, greeter.addr(), proxy.Dialer{TLSConfig: trust})
-			readExactly(t, c, greeting)
-			roundTrip(t, c)
+			c := mustDial(t, hp.url, greeter.Addr(), proxy.Dialer{TLSConfig: trust})
+			tunneltest.ReadExactly(t, c, greeting)
+			tunneltest.RoundTrip(t, c)
 		})
 	}
 }
 
 func TestHTTPProxyTargetDown(t *testing.T) {
-	down := listen(t)
+	down := tunneltest.Listen(t)
 	addr := down.Addr().String()
 	down.Close()
 	hp, _ := startHTTPProxy(t, httpProxyConfig{})
@@ -119,26 +119,9 @@ func TestHTTPProxyHangs(t *testing.T) {
 		hp, trust := startHTTPProxy(t, httpProxyConfig{tls: useTLS, hold: hold, holding: holding})
 		t.Cleanup(func() { close(hold) }) // before the proxy stops
 		t.Run(hp.url.Scheme, func(t *testing.T) {
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			errc := make(chan error, 1)
-			go func() {
-				c, err := proxy.Dial(ctx, hp.url, "127.0.0.1:9", proxy.Dialer{TLSConfig: trust})
-				if err == nil {
-					c.Close()
-				}
-				errc <- err
-			}()
-			wait(t, holding, "the proxy to hold the request")
-			cancel()
-			cancelled := time.Now()
-			err := wait(t, errc, "Dial to return")
-			if !errors.Is(err, context.Canceled) {
-				t.Errorf("got %v, want context.Canceled", err)
-			}
-			if d := time.Since(cancelled); d > 2*time.Second {
-				t.Errorf("Dial returned %v after the cancel", d)
-			}
+			tunneltest.CancelMidHandshake(t, holding, func(ctx context.Context) (net.Conn, error) {
+				return proxy.Dial(ctx, hp.url, "127.0.0.1:9", proxy.Dialer{TLSConfig: trust})
+			})
 		})
 	}
 }

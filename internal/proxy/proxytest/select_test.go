@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/siostream/siostream/internal/proxy"
+	"github.com/siostream/siostream/internal/proxy/tunneltest"
 	"golang.org/x/net/http/httpproxy"
 )
 
@@ -17,7 +18,7 @@ import (
 // http.ProxyFromEnvironment runs on HTTP_PROXY, HTTPS_PROXY and NO_PROXY)
 // and dials through the chosen proxy, or directly when NO_PROXY says so.
 func TestSelectAndDial(t *testing.T) {
-	echo := newEcho(t)
+	echo := tunneltest.NewEcho(t)
 	plain, _ := startHTTPProxy(t, httpProxyConfig{})
 	secure, trust := startHTTPProxy(t, httpProxyConfig{tls: true})
 	env := httpproxy.Config{
@@ -31,10 +32,10 @@ func TestSelectAndDial(t *testing.T) {
 		endpoint string
 		via      *httpProxy // nil for a direct dial
 	}{
-		{"ws://chat.siostream.test:" + echo.port() + "/socket.io/?EIO=4", plain},
-		{"wss://chat.siostream.test:" + echo.port() + "/socket.io/?EIO=4", secure},
-		{"ws://bypass.siostream.test:" + echo.port() + "/socket.io/", nil},
-		{"wss://api.internal.siostream.test:" + echo.port() + "/socket.io/", nil},
+		{"ws://chat.siostream.test:" + echo.Port() + "/socket.io/?EIO=4", plain},
+		{"wss://chat.siostream.test:" + echo.Port() + "/socket.io/?EIO=4", secure},
+		{"ws://bypass.siostream.test:" + echo.Port() + "/socket.io/", nil},
+		{"wss://api.internal.siostream.test:" + echo.Port() + "/socket.io/", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.endpoint, func(t *testing.T) {
@@ -65,7 +66,7 @@ func TestSelectAndDial(t *testing.T) {
 				},
 			}
 			c := mustDial(t, p, endpoint.Host, d)
-			roundTrip(t, c)
+			tunneltest.RoundTrip(t, c)
 
 			after := [2]int{len(plain.seen()), len(secure.seen())}
 			switch tt.via {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/siostream/siostream/internal/proxy"
+	"github.com/siostream/siostream/internal/proxy/tunneltest"
 )
 
 // noLookup fails the test if Dial resolves a name itself.
@@ -73,7 +74,7 @@ func TestSOCKSProxy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			echo := newEcho(t)
+			echo := tunneltest.NewEcho(t)
 			sp := startSOCKS(t, tt.credentials)
 			d := proxy.Dialer{LookupIP: noLookup(t)}
 			if tt.lookup != nil {
@@ -81,8 +82,8 @@ func TestSOCKSProxy(t *testing.T) {
 					return []netip.Addr{netip.MustParseAddr(tt.lookup[host])}, nil
 				}
 			}
-			c := mustDial(t, sp.as(tt.scheme, tt.user, tt.passwd), net.JoinHostPort(tt.host, echo.port()), d)
-			roundTrip(t, c)
+			c := mustDial(t, sp.as(tt.scheme, tt.user, tt.passwd), net.JoinHostPort(tt.host, echo.Port()), d)
+			tunneltest.RoundTrip(t, c)
 			resolved, dests := sp.seen()
 			if !slices.Equal(resolved, tt.wantResolved) {
 				t.Errorf("proxy resolved %q, want %q", resolved, tt.wantResolved)
@@ -97,13 +98,13 @@ func TestSOCKSProxy(t *testing.T) {
 func TestSOCKSProxyServerSpeaksFirst(t *testing.T) {
 	greeter := newGreeter(t)
 	sp := startSOCKS(t, nil)
-	c := mustDial(t, sp.as("socks5h", "", ""), net.JoinHostPort("greeter.siostream.test", greeter.port()), proxy.Dialer{})
-	readExactly(t, c, greeting)
-	roundTrip(t, c)
+	c := mustDial(t, sp.as("socks5h", "", ""), net.JoinHostPort("greeter.siostream.test", greeter.Port()), proxy.Dialer{})
+	tunneltest.ReadExactly(t, c, greeting)
+	tunneltest.RoundTrip(t, c)
 }
 
 func TestSOCKSProxyRefuses(t *testing.T) {
-	down := listen(t)
+	down := tunneltest.Listen(t)
 	downPort := down.Addr().(*net.TCPAddr).Port
 	down.Close()
 	tests := []struct {
