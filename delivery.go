@@ -71,6 +71,7 @@ type delivery struct {
 	inHand   int            // server events the reader holds while it waits for room (0 or 1)
 	handing  bool           // the reader waits to hand an event over: others queue
 	timer    *time.Timer    // bounds that wait
+	offset   []byte         // the recovery offset of the last server event handed over; reused
 
 	received, delivered, dropped uint64
 }
@@ -104,6 +105,7 @@ func (d *delivery) fits(size int) bool {
 func (d *delivery) push(ev *Event, size int) (waited bool, err error) {
 	d.mu.Lock()
 	d.received++
+	d.noteOffset(ev)
 	// The common case: nothing waits behind the channel, the budget holds
 	// and the channel has room.
 	if !d.pumping && !d.handing && d.q.n == 0 && d.drops == 0 && !d.done() && d.fits(size) {
@@ -245,6 +247,7 @@ func (d *delivery) release() {
 func (d *delivery) releaseLocked() {
 	for d.held.len() > 0 {
 		it := d.held.pop()
+		d.noteOffset(&it.ev)
 		if !d.done() {
 			d.send(d.withDrops(it.ev), it.size)
 		} else {
@@ -252,6 +255,30 @@ func (d *delivery) releaseLocked() {
 		}
 	}
 	d.held.shrink()
+}
+
+// noteOffset records the recovery offset of a server event handed over
+// (whatever the policy then does with it): a recovery need not replay it.
+// The buffer is reused, so it pins no event's memory and, once grown,
+// allocates nothing per event. Called with mu held.
+func (d *delivery) noteOffset(ev *Event) {
+	if off := ev.Offset(); off != "" {
+		d.offset = append(d.offset[:0], off...)
+	}
+}
+
+// lastOffset returns the offset noteOffset recorded.
+func (d *delivery) lastOffset() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return string(d.offset)
+}
+
+// resetOffset forgets the offset: the server started a new session.
+func (d *delivery) resetOffset() {
+	d.mu.Lock()
+	d.offset = d.offset[:0]
+	d.mu.Unlock()
 }
 
 // discardHeld drops the held events: the connection they came on is

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -287,4 +288,61 @@ func TestHostileParseErrorBeforeConnectReply(t *testing.T) {
 		t.Errorf("attempt failure %v is not a *ProtocolError", failure)
 	}
 	t.Logf("lifecycle %v, failure %v", seen, failure)
+}
+
+// TestHostileHeldEventOffset: an event that came before the CONNECT reply
+// of a recovering reconnect counts as handed over once it is released, so
+// the next reconnect asks to resume after it; resuming before it would
+// have the server replay it.
+func TestHostileHeldEventOffset(t *testing.T) {
+	var n atomic.Int32
+	connects := make(chan string, 3)
+	rs := newRawServer(t, func(nc net.Conn, done <-chan struct{}) {
+		p, err := rawAccept(nc, rawOpen)
+		if err != nil {
+			return
+		}
+		msg, err := p.until("40")
+		if err != nil {
+			return
+		}
+		connects <- msg
+		switch n.Add(1) {
+		case 1: // a live event, then the connection is lost
+			p.text(`40{"sid":"a","pid":"p1"}`)
+			p.text(`42["ev",1,"off1"]`)
+		case 2: // an event ahead of the reply, then lost again
+			p.text(`42["ev",2,"off2"]`)
+			p.text(`40{"sid":"b","pid":"p1"}`)
+		default:
+			p.text(`40{"sid":"c","pid":"p1"}`)
+			<-done
+		}
+	})
+	s := dial(t, rs.URL(), siostream.Options{ReconnectDelay: 10 * time.Millisecond,
+		ReconnectDelayMax: 10 * time.Millisecond, RandomizationFactor: -1})
+	var got []string
+	for range 3 {
+		select {
+		case msg := <-connects:
+			got = append(got, msg)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("CONNECTs so far: %q", got)
+		}
+	}
+	for i, want := range []string{"", `"offset":"off1"`, `"offset":"off2"`} {
+		if want != "" && !strings.Contains(got[i], want) {
+			t.Errorf("CONNECT %d = %s, want it to carry %s", i+1, got[i], want)
+		}
+	}
+	var events []int
+	for len(events) < 2 {
+		ev := next(t, s, siostream.KindEvent, 5*time.Second)
+		var v int
+		ev.Decode(&v)
+		events = append(events, v)
+	}
+	if events[0] != 1 || events[1] != 2 {
+		t.Errorf("events %v, want [1 2]", events)
+	}
 }

@@ -68,7 +68,7 @@ func (st *Stream) authPayload(ctx context.Context) (json.RawMessage, error) {
 		}
 	}
 	st.mu.Lock()
-	pid, offset := st.pid, st.lastOffset()
+	pid, offset := st.pid, st.d.lastOffset()
 	st.mu.Unlock()
 	if pid == "" {
 		return auth, nil
@@ -113,7 +113,7 @@ func (st *Stream) onConnect(l *link, data []byte) error {
 	}
 	recovered := pid != "" && pid == st.pid
 	if pid != st.pid {
-		st.offset = st.offset[:0]
+		st.d.resetOffset()
 	}
 	st.sid, st.pid = sid, pid
 	st.recovery.Store(pid != "")

@@ -169,9 +169,6 @@ func (st *Stream) onEvent(l *link, pkt *frames.Packet, atts [][]byte) error {
 	}
 	var waited bool
 	if joined {
-		if off := ev.Offset(); off != "" {
-			st.setOffset(off) // handed over: a recovery need not replay it
-		}
 		waited, err = st.d.push(&ev, size)
 	} else {
 		waited, err = st.d.hold(ev, size)
@@ -210,15 +207,3 @@ func splitOffset(list []byte) (rest, offset []byte, err error) {
 	}
 	return rest, last[1 : len(last)-1], nil
 }
-
-// setOffset records the offset of the last event handed over, in a buffer
-// of its own that is reused: it pins no event's buffer and, once grown,
-// allocates nothing per event.
-func (st *Stream) setOffset(off string) {
-	st.mu.Lock()
-	st.offset = append(st.offset[:0], off...)
-	st.mu.Unlock()
-}
-
-// lastOffset returns the offset setOffset recorded. Called with mu held.
-func (st *Stream) lastOffset() string { return string(st.offset) }

@@ -47,7 +47,6 @@ type Stream struct {
 	err      error
 	sid      string
 	pid      string
-	offset   []byte          // the last offset handed over; reused
 	outbox   []*engine.Frame // emits waiting for a connection, oldest first
 	outBytes int
 	nextSeq  uint64
