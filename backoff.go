@@ -19,8 +19,8 @@ func backoffDelay(o *Options, n int) time.Duration {
 	// Past limit, no spread can bring the delay under the maximum any
 	// more: doubling further changes nothing but risks overflow.
 	limit := time.Duration(math.MaxInt64 / 2)
-	if f < 1 {
-		limit = min(limit, time.Duration(float64(o.ReconnectDelayMax)/(1-f)))
+	if lf := float64(o.ReconnectDelayMax) / (1 - f); f < 1 && lf < float64(limit) {
+		limit = time.Duration(lf) // compared as a float: a huge maximum would overflow
 	}
 	for i := 1; i < n && d <= limit; i++ {
 		d *= 2

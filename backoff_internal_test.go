@@ -1,6 +1,7 @@
 package siostream
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -26,6 +27,8 @@ func TestBackoffDelay(t *testing.T) {
 		{name: "attempt 5 capped", base: 100 * ms, max: time.Second, factor: -1, attempt: 5, lo: time.Second, hi: time.Second},
 		{name: "attempt 1000 capped without overflow", base: 100 * ms, max: time.Second, factor: -1, attempt: 1000, lo: time.Second, hi: time.Second},
 		{name: "base over the cap", base: 2 * time.Second, max: time.Second, factor: -1, attempt: 1, lo: time.Second, hi: time.Second},
+		{name: "huge cap still doubles", base: time.Second, max: math.MaxInt64, factor: -1, attempt: 3, lo: 4 * time.Second, hi: 4 * time.Second},
+		{name: "huge cap spread still doubles", base: time.Second, max: math.MaxInt64, factor: 0.5, attempt: 3, lo: 2 * time.Second, hi: 6 * time.Second},
 		{name: "base equal to the cap", base: time.Second, max: time.Second, factor: -1, attempt: 3, lo: time.Second, hi: time.Second},
 
 		// With jitter each delay is spread by ±factor, then capped.
