@@ -210,6 +210,7 @@ func (d *delivery) handoff(it queued) bool {
 	d.handing, d.inflight = false, 0
 	if sent {
 		d.sent(it.size, false) // counted as delivered already
+		d.startPump()          // for what others queued behind it meanwhile (see send)
 		return true
 	}
 	d.delivered--
