@@ -25,6 +25,9 @@ func BenchmarkParsePacket(b *testing.B) {
 		{"event-small", []byte(`2/admin,12["message","hi",1]`)},
 		{"event-1KiB", eventPayload(1024)},
 		{"ack", []byte(`3/admin,12[null,{"ok":true,"n":[1,2,3]}]`)},
+		// An escape every 100 bytes: each must not cost a search to the
+		// string's end (that made the scan quadratic in the length).
+		{"event-escaped-100KiB", []byte(`2["ev","` + strings.Repeat(strings.Repeat("x", 99)+`\n`, 1000) + `"]`)},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()

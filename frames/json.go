@@ -283,12 +283,13 @@ func scanString(buf []byte, i int) (int, error) {
 	if i >= len(buf) || buf[i] != '"' {
 		return i, syntaxError(ErrInvalidJSON, buf, i)
 	}
+	quote := -1 // the next '"' at or after j, once skipLong looked for it
 	for j := i + 1; j < len(buf); {
 		if start := j; len(buf)-j <= 128 {
 			j = skipPlain8(buf, j)
 		} else if j = skipPlain8(buf[:j+64], j); j == start+64 {
 			// 64 plain bytes: a long run, where the vectorised scan pays.
-			j = skipPlain8(buf, skipLong(buf, j))
+			j = skipPlain8(buf, skipLong(buf, j, &quote))
 		}
 		for j < len(buf) && plainStringByte[buf[j]] {
 			j++
@@ -311,18 +312,26 @@ func scanString(buf []byte, i int) (int, error) {
 }
 
 // skipLong skips the plain bytes of a long string from j with the
-// vectorised bytes.IndexByte: the next quote, then no backslash before it,
-// then no control byte. It returns j when the run is not plain all the way
-// to a quote, for the word-at-a-time scan to take over.
-func skipLong(buf []byte, j int) int {
-	end := len(buf)
-	if q := bytes.IndexByte(buf[j:], '"'); q >= 0 {
-		end = j + q
+// vectorised bytes.IndexByte: up to the next quote or backslash, if no
+// control byte comes first; else it returns j, for the word-at-a-time
+// scan to take over. *quote keeps the next quote's index between calls,
+// so that a string with many escapes is searched for its quote once, not
+// once per escape.
+func skipLong(buf []byte, j int, quote *int) int {
+	if *quote < j {
+		*quote = len(buf)
+		if q := bytes.IndexByte(buf[j:], '"'); q >= 0 {
+			*quote = j + q
+		}
 	}
-	if seg := buf[j:end]; bytes.IndexByte(seg, '\\') < 0 && !hasControl(seg) {
-		return end
+	seg := buf[j:*quote]
+	if k := bytes.IndexByte(seg, '\\'); k >= 0 {
+		seg = seg[:k]
 	}
-	return j
+	if hasControl(seg) {
+		return j
+	}
+	return j + len(seg)
 }
 
 // hasControl reports whether b holds a byte below 0x20, four words at a
