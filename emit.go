@@ -451,6 +451,9 @@ func (st *Stream) requeue(rest []*engine.Frame) {
 	st.outbox = append(keep, st.outbox...)
 	if len(st.outbox) > 0 {
 		st.doneSeq.Store(max(st.doneSeq.Load(), st.outbox[0].Seq-1))
+		// Every emit numbered after the newest kept one was dropped (a
+		// volatile one): writing that one settles them all for Flush.
+		st.outbox[len(st.outbox)-1].Seq = st.nextSeq
 	} else {
 		st.doneSeq.Store(st.nextSeq)
 	}
