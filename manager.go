@@ -198,10 +198,7 @@ func (m *Manager) Open(opts Options) (*Stream, error) {
 	var l *link
 	switch m.state {
 	case managerIdle:
-		r := newRunState()
-		m.run = r
-		m.setState(managerReconnecting)
-		go m.read(r, nil)
+		m.reconnectInBackground()
 	case managerConnected:
 		l = m.link
 	}
@@ -324,7 +321,7 @@ func (m *Manager) register(st *Stream) (l *link, first bool, wait chan struct{},
 	m.publishRoutes()
 	switch m.state {
 	case managerIdle:
-		m.connecting = make(chan struct{})
+		m.connecting, m.dialErr = make(chan struct{}), nil
 		m.setState(managerConnecting)
 		first = true
 	case managerConnecting:
@@ -348,6 +345,9 @@ func (m *Manager) connectFirst(ctx context.Context) (*link, error) {
 	if err != nil {
 		m.dialErr = err
 		m.setState(managerIdle)
+		if slices.ContainsFunc(m.streams, (*Stream).opened) {
+			m.reconnectInBackground() // Open added one while this Dial dialled: it keeps trying
+		}
 		return nil, err
 	}
 	l := m.newLink(conn)
@@ -363,6 +363,15 @@ func (m *Manager) connectFirst(ctx context.Context) (*link, error) {
 	return l, nil
 }
 
+// reconnectInBackground starts the reader goroutine dialling with
+// backoff, for streams Open added. Called with mu held, when idle.
+func (m *Manager) reconnectInBackground() {
+	r := newRunState()
+	m.run = r
+	m.setState(managerReconnecting)
+	go m.read(r, nil)
+}
+
 // afterConnecting returns the connection another Dial dialled, nil when
 // a reconnect will send the CONNECT, or why there is none.
 func (m *Manager) afterConnecting() (*link, error) {
@@ -372,6 +381,9 @@ func (m *Manager) afterConnecting() (*link, error) {
 	case managerConnected:
 		return m.link, nil
 	case managerReconnecting:
+		if m.dialErr != nil {
+			return nil, m.dialErr // the dial failed; the reader retries for Open's streams only
+		}
 		return nil, nil
 	case managerClosed:
 		return nil, ErrClosed

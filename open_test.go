@@ -129,3 +129,47 @@ func closedAddr(t testing.TB) string {
 	ln.Close()
 	return addr
 }
+
+// TestOpenWhileDialFails: a stream Open adds while another Dial is still
+// dialling the connection keeps trying when that dial fails, which fails
+// the Dial alone, and connects once the server is up.
+func TestOpenWhileDialFails(t *testing.T) {
+	srv := newServer(t, sioserver.Options{})
+	entered, release := make(chan struct{}, 1), make(chan struct{})
+	var up atomic.Bool
+	m, err := siostream.NewManager(srv.URL(), fastOpts(siostream.Options{
+		NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			if !up.Load() {
+				select {
+				case entered <- struct{}{}:
+					<-release // the first dial waits while Open runs
+				default:
+				}
+				return nil, &net.OpError{Op: "dial", Net: network, Err: syscall.ECONNREFUSED}
+			}
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		},
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	dialed := make(chan error, 1)
+	go func() {
+		_, err := m.Dial(context.Background(), siostream.Options{})
+		dialed <- err
+	}()
+	<-entered
+	s, err := m.Open(siostream.Options{Namespace: "/x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if err := <-dialed; !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("Dial = %v, want its own dial's failure", err)
+	}
+	next(t, s, siostream.KindReconnecting, 5*time.Second)
+	up.Store(true)
+	next(t, s, siostream.KindConnected, 5*time.Second)
+}
