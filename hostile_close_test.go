@@ -16,7 +16,8 @@ import (
 // TestHostile2CloseInEveryState: Close in every state returns within
 // 100 ms: while the first Dial hangs in the WebSocket handshake, during the
 // reconnect backoff, during a reconnect attempt that hangs, while a re-join
-// after the server's DISCONNECT waits, and while a write is stuck.
+// after the server's DISCONNECT waits (for its delay or in Auth), while the
+// join of a stream Open added waits in Auth, and while a write is stuck.
 func TestHostile2CloseInEveryState(t *testing.T) {
 	const bound = 100 * time.Millisecond
 	hanging := func(t *testing.T) (*rawServer, chan struct{}) {
@@ -145,6 +146,61 @@ func TestHostile2CloseInEveryState(t *testing.T) {
 		if took > bound {
 			t.Errorf("Close took %v, bound %v", took, bound)
 		}
+	})
+	// An Auth that waits for its ctx: Close must cancel the join it serves.
+	blockingAuth := func(calls *atomic.Int32, from int32, entered chan<- struct{}) func(context.Context) (any, error) {
+		return func(ctx context.Context) (any, error) {
+			if calls.Add(1) < from {
+				return nil, nil
+			}
+			entered <- struct{}{}
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}
+	}
+	closeWithin := func(t *testing.T, s *siostream.Stream, what string) {
+		t.Helper()
+		start := time.Now()
+		s.Close()
+		took := time.Since(start)
+		t.Logf("Close %s took %v", what, took.Round(time.Microsecond))
+		if took > bound {
+			t.Errorf("Close took %v, bound %v", took, bound)
+		}
+	}
+	t.Run("while a re-join is in Auth", func(t *testing.T) {
+		srv := newServer(t, sioserver.Options{})
+		var calls atomic.Int32
+		entered := make(chan struct{}, 1)
+		s := dial(t, srv.URL(), siostream.Options{ReconnectOnServerDisconnect: true, ConnectTimeout: 30 * time.Second,
+			ReconnectDelay: time.Millisecond, ReconnectDelayMax: time.Millisecond, RandomizationFactor: -1,
+			Auth: blockingAuth(&calls, 2, entered)})
+		if err := accept(t, srv).Disconnect("/"); err != nil {
+			t.Fatal(err)
+		}
+		waitAccepted(t, entered)
+		closeWithin(t, s, "while a re-join waits in Auth")
+	})
+	t.Run("while Open's join is in Auth", func(t *testing.T) {
+		srv := newServer(t, sioserver.Options{})
+		m, err := siostream.NewManager(srv.URL(), siostream.Options{ConnectTimeout: 30 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer m.Close()
+		s1, err := m.Dial(context.Background(), siostream.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s1.Close()
+		var calls atomic.Int32
+		entered := make(chan struct{}, 1)
+		s2, err := m.Open(siostream.Options{Namespace: "/x", Auth: blockingAuth(&calls, 1, entered)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitAccepted(t, entered)
+		closeWithin(t, s2, "while Open's join waits in Auth")
 	})
 	t.Run("while a write is stuck", func(t *testing.T) {
 		_, s, c := hostileRig(t, sioserver.Options{Handler: func(*sioserver.Conn, *sioserver.Received) {}}, siostream.Options{})

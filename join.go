@@ -268,7 +268,7 @@ func (st *Stream) retryJoin() {
 	rt := &retryTimer{done: make(chan struct{})}
 	rt.t = time.AfterFunc(d, func() {
 		defer rt.once.Do(func() { close(rt.done) })
-		ctx, cancel := st.m.bounded(context.Background(), st.m.opts.ConnectTimeout)
+		ctx, cancel := st.m.bounded(st.life, st.m.opts.ConnectTimeout) // Close cancels it
 		defer cancel()
 		if l := st.m.current(); l != nil {
 			if err := st.sendConnect(ctx, l); err != nil && !errors.Is(err, ErrClosed) {

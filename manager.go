@@ -211,7 +211,7 @@ func (m *Manager) Open(opts Options) (*Stream, error) {
 
 // joinLater sends the CONNECT of a stream Open added to a live connection.
 func (st *Stream) joinLater(l *link) {
-	ctx, cancel := st.m.bounded(context.Background(), st.m.opts.ConnectTimeout)
+	ctx, cancel := st.m.bounded(st.life, st.m.opts.ConnectTimeout) // Close cancels it
 	defer cancel()
 	if err := st.m.waitLeft(ctx, st.ns); err == nil {
 		if err := st.sendConnect(ctx, l); err != nil && !errors.Is(err, ErrClosed) {

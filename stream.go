@@ -21,9 +21,11 @@ type Stream struct {
 	ns   string
 	d    delivery
 
-	closing chan struct{} // closed when the stream enters streamClosed
-	joined  chan error    // the first CONNECT's answer, for Dial
-	inOrder chan struct{} // at-least-once emits go one at a time, FIFO; made with the stream when Retries is on
+	closing <-chan struct{}    // closed when the stream enters streamClosed: life.Done()
+	life    context.Context    // cancelled then, ending the join work in flight
+	endLife context.CancelFunc // only transition calls it
+	joined  chan error         // the first CONNECT's answer, for Dial
+	inOrder chan struct{}      // at-least-once emits go one at a time, FIFO; made with the stream when Retries is on
 
 	// Written by the reader goroutine (under mu), read by it without.
 	active     atomic.Pointer[link] // the link the namespace is joined on
@@ -150,12 +152,13 @@ func single(rawURL string, opts Options) (*Manager, Options, error) {
 
 func newStream(m *Manager, o Options) *Stream {
 	st := &Stream{
-		m:       m,
-		opts:    o,
-		ns:      o.Namespace,
-		closing: make(chan struct{}),
-		joined:  make(chan error, 1),
+		m:      m,
+		opts:   o,
+		ns:     o.Namespace,
+		joined: make(chan error, 1),
 	}
+	st.life, st.endLife = context.WithCancel(context.Background())
+	st.closing = st.life.Done()
 	if o.Retries > 0 {
 		st.inOrder = make(chan struct{}, 1)
 	}
@@ -254,7 +257,7 @@ func (st *Stream) transition(to streamState, ev *Event, cause error, byClose boo
 		st.active.Store(nil)
 		st.joinLink.Store(nil)
 		st.err = cause
-		close(st.closing)
+		st.endLife()
 		st.failOutbox()
 		st.acks.failAll(cause)
 		if st.retry != nil {
