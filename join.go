@@ -167,7 +167,7 @@ func (st *Stream) onConnectError(l *link, data []byte) error {
 		return nil
 	}
 	st.mu.Unlock()
-	st.end(nil, ce)
+	st.end(nil, ce, nil)
 	return nil
 }
 
@@ -188,16 +188,13 @@ func (st *Stream) onServerDisconnect(l *link) {
 		return
 	}
 	st.mu.Unlock()
-	st.end(ev, ErrServerDisconnect)
+	st.end(ev, ErrServerDisconnect, nil)
 }
 
 // endSlow ends a stream whose consumer fell behind under
 // DisconnectSlowConsumer; the connection stays for the other streams.
 func (st *Stream) endSlow(l *link) {
-	if f := disconnectFrame(st.ns); l.conn.Send(f) != nil {
-		f.Release()
-	}
-	st.end(lifecycleEvent(KindDisconnected, eventMore{reason: ReasonSlowConsumer, err: ErrSlowConsumer}), ErrSlowConsumer)
+	st.end(lifecycleEvent(KindDisconnected, eventMore{reason: ReasonSlowConsumer, err: ErrSlowConsumer}), ErrSlowConsumer, l)
 }
 
 // connectionLost handles the end of l: the frames it never wrote go back

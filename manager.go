@@ -716,7 +716,7 @@ func (m *Manager) lost(r *runState, l *link, err error) {
 	}
 	if m.opts.NoReconnect && !r.stopped() {
 		for _, st := range m.snapshot() {
-			st.end(nil, cause)
+			st.end(nil, cause, nil)
 		}
 	}
 }
@@ -737,7 +737,7 @@ func (m *Manager) reconnect(r *runState, first bool) *link {
 		}
 		if max := m.opts.MaxReconnectAttempts; max > 0 && n >= max {
 			for _, st := range m.snapshot() {
-				st.end(nil, errors.Join(ErrReconnectFailed, err))
+				st.end(nil, errors.Join(ErrReconnectFailed, err), nil)
 			}
 			return nil
 		}

@@ -304,8 +304,9 @@ func lifecycleEvent(k Kind, m eventMore) *Event {
 // DISCONNECT, a refusal, a slow consumer, attempts exhausted): the events
 // already waiting and ev still reach the consumer. Close is the user's
 // way; abandon is Dial's when it gives up. All three go through
-// transition to streamClosed. Called without mu.
-func (st *Stream) end(ev *Event, cause error) {
+// transition to streamClosed. joined is the connection the stream leaves
+// with a DISCONNECT (a slow consumer's), else nil. Called without mu.
+func (st *Stream) end(ev *Event, cause error, joined *link) {
 	st.mu.Lock()
 	if st.state == streamClosed {
 		st.mu.Unlock()
@@ -314,7 +315,7 @@ func (st *Stream) end(ev *Event, cause error) {
 	st.transition(streamClosed, ev, cause, false)
 	st.mu.Unlock()
 	st.stopRetry()
-	st.m.leave(st, nil, false) // from the reader: it must not wait for itself
+	st.m.leave(st, joined, false) // from the reader: it must not wait for itself
 }
 
 // failOutbox drops every buffered emit. Called with mu held.
