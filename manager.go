@@ -185,16 +185,10 @@ func (m *Manager) Open(opts Options) (*Stream, error) {
 	st := newStream(m, m.streamOptions(opts))
 	st.state = streamReconnecting // joins on the next connection; attempts are reported
 	m.mu.Lock()
-	if m.state == managerClosed {
+	if err := m.add(st); err != nil {
 		m.mu.Unlock()
-		return nil, ErrClosed
+		return nil, err
 	}
-	if m.find(st.ns) != nil {
-		m.mu.Unlock()
-		return nil, fmt.Errorf("siostream: namespace %s already joined on this manager", st.ns)
-	}
-	m.streams = append(m.streams, st)
-	m.publishRoutes()
 	var l *link
 	switch m.state {
 	case managerIdle:
@@ -311,14 +305,9 @@ func (m *Manager) join(ctx context.Context, st *Stream) error {
 func (m *Manager) register(st *Stream) (l *link, first bool, wait chan struct{}, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.state == managerClosed {
-		return nil, false, nil, ErrClosed
+	if err := m.add(st); err != nil {
+		return nil, false, nil, err
 	}
-	if m.find(st.ns) != nil {
-		return nil, false, nil, fmt.Errorf("siostream: namespace %s already joined on this manager", st.ns)
-	}
-	m.streams = append(m.streams, st)
-	m.publishRoutes()
 	switch m.state {
 	case managerIdle:
 		m.connecting, m.dialErr = make(chan struct{}), nil
@@ -330,6 +319,20 @@ func (m *Manager) register(st *Stream) (l *link, first bool, wait chan struct{},
 		l = m.link
 	}
 	return l, first, wait, nil
+}
+
+// add makes st one of the manager's streams, unless the manager is
+// closed or has the namespace already. Called with mu held.
+func (m *Manager) add(st *Stream) error {
+	if m.state == managerClosed {
+		return ErrClosed
+	}
+	if m.find(st.ns) != nil {
+		return fmt.Errorf("siostream: namespace %s already joined on this manager", st.ns)
+	}
+	m.streams = append(m.streams, st)
+	m.publishRoutes()
+	return nil
 }
 
 // connectFirst dials the connection and starts the reader goroutine.
