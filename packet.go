@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unsafe"
 
 	"github.com/siostream/siostream/frames"
 	"github.com/siostream/siostream/internal/engine"
@@ -160,7 +161,7 @@ func (st *Stream) onEvent(l *link, pkt *frames.Packet, atts [][]byte) error {
 	switch {
 	case atts != nil:
 		ev.more = &eventMore{st: st, gen: l.gen, atts: atts}
-		size += lifecycleBytes
+		size += int(unsafe.Sizeof(eventMore{})) // eventBytes counts the Event already
 		for _, a := range atts {
 			size += len(a) + 24
 		}
