@@ -164,16 +164,27 @@ func truncate(b []byte, n int) string {
 	return string(b[:n]) + "…"
 }
 
+// asProtocolError returns the public *ProtocolError err holds, made from
+// the engine's when it comes from there, or nil.
+func asProtocolError(err error) *ProtocolError {
+	var sp *ProtocolError
+	if errors.As(err, &sp) {
+		return sp
+	}
+	var pe *engine.ProtocolError
+	if errors.As(err, &pe) {
+		return &ProtocolError{Layer: pe.Layer, Err: pe.Err}
+	}
+	return nil
+}
+
 // endOf maps why a connection ended, as the engine returned it, to the
 // reference client's reason and the public error.
 func endOf(err error) (Reason, error) {
-	var pe *engine.ProtocolError
-	var sp *ProtocolError
+	if pe := asProtocolError(err); pe != nil {
+		return ReasonParseError, pe
+	}
 	switch {
-	case errors.As(err, &sp):
-		return ReasonParseError, sp
-	case errors.As(err, &pe):
-		return ReasonParseError, &ProtocolError{Layer: pe.Layer, Err: pe.Err}
 	case errors.Is(err, ErrJoinTimeout):
 		return ReasonTransportError, ErrJoinTimeout
 	case errors.Is(err, engine.ErrWriteTimeout):
@@ -186,8 +197,6 @@ func endOf(err error) (Reason, error) {
 		return ReasonPingTimeout, ErrPingTimeout
 	case engine.CauseTransportClose:
 		return ReasonTransportClose, err
-	case engine.CauseParseError:
-		return ReasonParseError, err
 	}
 	return ReasonTransportError, err
 }

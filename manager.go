@@ -480,9 +480,8 @@ var errConnectTimeout = errors.New("siostream: ConnectTimeout")
 
 // dialError turns the engine's dial error into the public one.
 func (m *Manager) dialError(ctx context.Context, err error) error {
-	var pe *engine.ProtocolError
-	if errors.As(err, &pe) {
-		return &ProtocolError{Layer: pe.Layer, Err: pe.Err}
+	if pe := asProtocolError(err); pe != nil {
+		return pe
 	}
 	var de *engine.DialError
 	if !errors.As(err, &de) {

@@ -10,6 +10,9 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/siostream/siostream/frames"
+	"github.com/siostream/siostream/internal/engine"
 )
 
 // Options configures a connection and the namespace streams on it. The
@@ -174,15 +177,16 @@ const (
 	defaultReconnectDelay   = time.Second
 	defaultReconnectMax     = 5 * time.Second
 	defaultJitter           = 0.5
-	defaultMaxAttachments   = 10
+	defaultMaxAttachments   = frames.DefaultMaxAttachments
 	defaultMaxBufferedBytes = 32 << 20
 	defaultEmitBufferCount  = 1024
 	defaultEmitBufferBytes  = 16 << 20
 	defaultMaxPendingAcks   = 4096
 	defaultAckTimeout       = 10 * time.Second
 	// plannedReadLimit is the message size the Events channel is sized
-	// for when ReadLimit is zero (see eventChanCap).
-	plannedReadLimit = 1 << 20
+	// for when ReadLimit is zero (see eventChanCap): the connection's
+	// smallest read limit then.
+	plannedReadLimit = engine.MinReadLimit
 )
 
 func (o Options) withDefaults() Options {

@@ -231,7 +231,7 @@ func (st *Stream) Close() error {
 		return nil
 	}
 	joined := st.active.Load()
-	st.transition(streamClosed, &Event{Kind: KindDisconnected, more: &eventMore{reason: ReasonClientDisconnect, err: ErrClosed}}, ErrClosed, true)
+	st.transition(streamClosed, lifecycleEvent(KindDisconnected, eventMore{reason: ReasonClientDisconnect, err: ErrClosed}), ErrClosed, true)
 	st.mu.Unlock()
 	st.stopRetry()
 	st.m.leave(st, joined, true)
