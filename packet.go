@@ -145,7 +145,9 @@ func (st *Stream) onEvent(l *link, pkt *frames.Packet, atts [][]byte) error {
 		return protoErr("socket.io", err)
 	}
 	var rawOffset []byte
-	if !pkt.HasID && st.recovery.Load() && !st.volatile(rawName) {
+	// Only a string can end the list (trimmed, validated by ParsePacket)
+	// with a quote: without one there is no offset to look for.
+	if !pkt.HasID && st.recovery.Load() && len(rest) > 0 && rest[len(rest)-1] == '"' && !st.volatile(rawName) {
 		if rest, rawOffset, err = splitOffset(rest); err != nil {
 			return protoErr("socket.io", err)
 		}
