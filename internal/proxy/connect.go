@@ -35,7 +35,7 @@ func connectHTTP(c net.Conn, proxyURL *url.URL, addr string, extra http.Header) 
 		Header: h,
 	}
 	if err := req.Write(c); err != nil {
-		return nil, fmt.Errorf("proxy: send CONNECT to %s: %w", proxyURL.Redacted(), err)
+		return nil, fmt.Errorf("proxy: send CONNECT to %s: %w", redact(proxyURL), err)
 	}
 	limit := &io.LimitedReader{R: c, N: maxResponseHeader}
 	br := bufio.NewReader(limit)
@@ -44,11 +44,11 @@ func connectHTTP(c net.Conn, proxyURL *url.URL, addr string, extra http.Header) 
 		if limit.N == 0 {
 			err = fmt.Errorf("answer header over %d bytes", maxResponseHeader)
 		}
-		return nil, fmt.Errorf("proxy: read CONNECT answer from %s: %w", proxyURL.Redacted(), err)
+		return nil, fmt.Errorf("proxy: read CONNECT answer from %s: %w", redact(proxyURL), err)
 	}
 	if resp.StatusCode/100 != 2 {
 		return nil, &Error{
-			Proxy:      proxyURL.Redacted(),
+			Proxy:      redact(proxyURL),
 			Addr:       addr,
 			StatusCode: resp.StatusCode,
 			Status:     resp.Status,

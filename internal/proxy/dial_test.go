@@ -87,3 +87,16 @@ func TestDialErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorHidesUserName: a proxy URL whose user name stands alone (an
+// API key) shows in errors with the name masked, as a password is.
+func TestErrorHidesUserName(t *testing.T) {
+	ln := tunneltest.Listen(t)
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there: the dial fails
+	u := &url.URL{Scheme: "http", User: url.User("APIKEY123"), Host: addr}
+	_, err := dial(t, u, "127.0.0.1:9", Dialer{})
+	if err == nil || strings.Contains(err.Error(), "APIKEY123") || !strings.Contains(err.Error(), "xxxxx@") {
+		t.Errorf("Dial via a proxy with a user name alone: %v, want the name masked", err)
+	}
+}

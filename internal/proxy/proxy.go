@@ -70,11 +70,11 @@ func Dial(ctx context.Context, proxyURL *url.URL, addr string, d Dialer) (net.Co
 		return nil, fmt.Errorf("proxy: unsupported proxy scheme %q (want http, https, socks5 or socks5h)", proxyURL.Scheme)
 	}
 	if proxyURL.Hostname() == "" {
-		return nil, fmt.Errorf("proxy: proxy URL %s has no host", proxyURL.Redacted())
+		return nil, fmt.Errorf("proxy: proxy URL %s has no host", redact(proxyURL))
 	}
 	c, err := dial(ctx, "tcp", proxyAddr(proxyURL, scheme))
 	if err != nil {
-		return nil, fmt.Errorf("proxy: dial %s: %w", proxyURL.Redacted(), err)
+		return nil, fmt.Errorf("proxy: dial %s: %w", redact(proxyURL), err)
 	}
 	return handshake(ctx, c, proxyURL, func() (net.Conn, error) {
 		switch scheme {
@@ -83,7 +83,7 @@ func Dial(ctx context.Context, proxyURL *url.URL, addr string, d Dialer) (net.Co
 		case "https":
 			tc := tls.Client(c, d.tlsConfig(proxyURL))
 			if err := tc.HandshakeContext(ctx); err != nil {
-				return nil, fmt.Errorf("proxy: TLS handshake with %s: %w", proxyURL.Redacted(), err)
+				return nil, fmt.Errorf("proxy: TLS handshake with %s: %w", redact(proxyURL), err)
 			}
 			return connectHTTP(tc, proxyURL, addr, d.Header)
 		}
@@ -104,7 +104,7 @@ func handshake(ctx context.Context, c net.Conn, proxyURL *url.URL, fn func() (ne
 		// ctx ended first: report that rather than what the closed or
 		// timed-out connection said.
 		c.Close()
-		return nil, fmt.Errorf("proxy: handshake with %s: %w", proxyURL.Redacted(), ctxErr(ctx))
+		return nil, fmt.Errorf("proxy: handshake with %s: %w", redact(proxyURL), ctxErr(ctx))
 	}
 	if err != nil {
 		c.Close()
@@ -201,4 +201,19 @@ func proxyAddr(u *url.URL, scheme string) string {
 		port = "1080"
 	}
 	return net.JoinHostPort(u.Hostname(), port)
+}
+
+// redact returns u as text for errors and logs: the password masked as
+// url.Redacted does, and a user name with no password masked too, since
+// such a name is often the credential itself (an API key).
+func redact(u *url.URL) string {
+	if u.User == nil {
+		return u.String()
+	}
+	if _, ok := u.User.Password(); ok {
+		return u.Redacted()
+	}
+	v := *u
+	v.User = url.User("xxxxx")
+	return v.String()
 }

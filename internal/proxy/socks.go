@@ -200,7 +200,7 @@ func replyText(code byte) string {
 
 func (s *socksSession) refusal(status string, reply byte, auth bool) error {
 	return &Error{
-		Proxy:    s.proxyURL.Redacted(),
+		Proxy:    redact(s.proxyURL),
 		Addr:     s.to.String(),
 		Status:   status,
 		Reply:    reply,
@@ -210,5 +210,5 @@ func (s *socksSession) refusal(status string, reply byte, auth bool) error {
 }
 
 func (s *socksSession) errorf(format string, args ...any) error {
-	return fmt.Errorf("proxy: socks5 handshake with %s for %s: %w", s.proxyURL.Redacted(), s.to, fmt.Errorf(format, args...))
+	return fmt.Errorf("proxy: socks5 handshake with %s for %s: %w", redact(s.proxyURL), s.to, fmt.Errorf(format, args...))
 }
