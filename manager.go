@@ -463,8 +463,9 @@ func (m *Manager) storeCookies(lines []string) {
 	m.opts.Jar.SetCookies(httpURL(m.endpoint), cs)
 }
 
-// httpURL is the http or https form of a ws or wss endpoint, which
-// cookies and proxies are chosen by.
+// httpURL is the http or https form of a ws or wss endpoint, which the
+// cookie jar is asked with (proxy.Select maps the scheme the same way for
+// the proxy choice).
 func httpURL(ep *url.URL) *url.URL {
 	u := *ep
 	u.Scheme = "http"
