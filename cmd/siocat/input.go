@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/siostream/siostream"
-	"github.com/siostream/siostream/frames"
 )
 
 // maxLineBytes is the longest stdin line accepted.
@@ -119,13 +118,7 @@ func (s *session) sendLine(ctx context.Context, no int, name string, args []any)
 		}
 		return s.sent(ctx, no, err)
 	}
-	raw := reply.Args
-	if atts := reply.Attachments(); atts != nil {
-		if resolved, err := frames.ResolveBinary(nil, reply.Args, atts); err == nil {
-			raw = resolved
-		}
-	}
-	if err := s.out.ackReply(no, raw); err != nil {
+	if err := s.out.ackReply(no, withBinary(reply.Args, reply.Attachments())); err != nil {
 		s.fail(err)
 		return false
 	}

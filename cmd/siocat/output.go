@@ -52,21 +52,28 @@ type statusLine struct {
 	Error     string `json:"error,omitempty"`
 }
 
+// withBinary returns args with the attachments' placeholders replaced by
+// the attachments as base64 strings. The SDK checked the placeholders when
+// the packet arrived, so resolving them cannot fail; args are returned as
+// they are if it ever did.
+func withBinary(args json.RawMessage, atts [][]byte) json.RawMessage {
+	if atts == nil {
+		return args
+	}
+	resolved, err := frames.ResolveBinary(nil, args, atts)
+	if err != nil {
+		return args
+	}
+	return resolved
+}
+
 // event prints a received event of namespace ns; binary attachments are
 // printed in its args as base64 strings.
 func (p *printer) event(ns string, ev *siostream.Event) error {
-	args := ev.Args
-	if atts := ev.Attachments(); atts != nil {
-		resolved, err := frames.ResolveBinary(nil, ev.Args, atts)
-		if err != nil {
-			return err
-		}
-		args = resolved
-	}
 	return p.writeJSON(eventLine{
 		NS:     ns,
 		Event:  ev.Name,
-		Args:   orEmptyArray(args),
+		Args:   orEmptyArray(withBinary(ev.Args, ev.Attachments())),
 		Ack:    ev.WantsAck(),
 		Binary: len(ev.Attachments()),
 	})
