@@ -3,7 +3,6 @@ package siotest
 import (
 	"context"
 
-	"github.com/siostream/siostream/frames"
 	"github.com/siostream/siostream/internal/sioserver"
 )
 
@@ -75,16 +74,9 @@ func (c *Conn) Next(ctx context.Context) (*Packet, error) {
 // BINARY_EVENT: the skipped ones are gone for Next too.
 func (c *Conn) NextEvent(ctx context.Context) (*Packet, error) {
 	for {
-		select {
-		case r, ok := <-c.c.Received():
-			if !ok {
-				return nil, ErrClosed
-			}
-			if r.Type == frames.Event || r.Type == frames.BinaryEvent {
-				return newPacket(c.c, r), nil
-			}
-		case <-ctx.Done():
-			return nil, ctx.Err()
+		p, err := c.Next(ctx)
+		if err != nil || p.Type == PacketEvent || p.Type == PacketBinaryEvent {
+			return p, err
 		}
 	}
 }
