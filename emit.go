@@ -309,11 +309,8 @@ func (st *Stream) submit(ctx context.Context, f *engine.Frame) error {
 	for st.state == streamConnected {
 		if u := st.unwritten.Load(); u == 0 || u+size <= int64(st.opts.EmitBufferBytes) {
 			l := st.active.Load()
-			inline := st.queue(l, f, size)
+			st.queue(l, f, size)
 			st.mu.Unlock()
-			if inline {
-				l.conn.WriteInline()
-			}
 			return nil
 		}
 		ch := st.sendWait.arm()
@@ -344,26 +341,16 @@ func (st *Stream) number(f *engine.Frame) {
 	f.Seq, f.Owner = st.nextSeq, st
 }
 
-// queue hands f to the writer of l. Called with mu held, joined on l. It
-// reports whether the caller must write inline (see engine.SendInline):
-// frames whose caller waits for an answer are written on its goroutine
-// when no writer runs.
-func (st *Stream) queue(l *link, f *engine.Frame, size int64) (inline bool) {
+// queue hands f to the writer of l. Called with mu held, joined on l.
+func (st *Stream) queue(l *link, f *engine.Frame, size int64) {
 	if f.Seq == 0 {
 		st.number(f)
 	}
-	p, waits := f.Tag.(*pendingAck)
-	if waits {
+	if p, ok := f.Tag.(*pendingAck); ok {
 		st.acks.sentOn(p, l.gen)
 	}
 	st.unwritten.Add(size)
-	var err error
-	if waits {
-		inline, err = l.conn.SendInline(f)
-	} else {
-		err = l.conn.Send(f)
-	}
-	if err != nil {
+	if err := l.conn.Send(f); err != nil {
 		// The connection is ending: the frame waits for the next one,
 		// after those the connection hands back; a volatile one is
 		// dropped, as those it hands back are.
@@ -371,12 +358,11 @@ func (st *Stream) queue(l *link, f *engine.Frame, size int64) (inline bool) {
 		if f.Volatile {
 			st.unsent++
 			f.Release()
-			return false
+			return
 		}
 		st.outbox = append(st.outbox, f)
 		st.outBytes += int(size)
 	}
-	return inline
 }
 
 // buffer keeps f for the next connection. Called with mu held.
@@ -406,10 +392,7 @@ func (st *Stream) flushOutbox(l *link) {
 	box := st.outbox
 	st.outbox, st.outBytes = nil, 0
 	for _, f := range box {
-		if st.queue(l, f, int64(f.Mem())) {
-			// No lock may be held while writing: a goroutine writes.
-			l.conn.WriteAsync()
-		}
+		st.queue(l, f, int64(f.Mem()))
 	}
 	clear(box)
 }

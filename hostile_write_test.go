@@ -299,3 +299,31 @@ func TestHostile2WriteDeadline(t *testing.T) {
 		"(dial.go connectEngine stores c.deadline, 48 h here, as the writer's per-batch timeout in write.go writeBatch); "+
 		"no client-side write bound (an Options.WriteTimeout) exists", bound)
 }
+
+// TestHostileEmitWithAckCtx: with a server that stopped reading, every
+// EmitWithAck returns once its ctx ends, while the write it queued is
+// stuck: the caller never becomes the one blocked in the write, which
+// only WriteTimeout would end.
+func TestHostileEmitWithAckCtx(t *testing.T) {
+	_, s, c := hostileRig(t, sioserver.Options{Handler: func(*sioserver.Conn, *sioserver.Received) {}},
+		siostream.Options{WriteTimeout: 30 * time.Second, EmitBufferBytes: 64 << 20})
+	c.SetReadPaused(true)
+	defer c.SetReadPaused(false)
+	payload := strings.Repeat("a", 256<<10)
+	var worst time.Duration
+	for range 48 { // 12 MiB: far more than the socket buffers hold
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		start := time.Now()
+		_, err := s.EmitWithAck(ctx, "fill", payload)
+		took := time.Since(start)
+		cancel()
+		worst = max(worst, took)
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("EmitWithAck = %v, want its ctx's deadline", err)
+		}
+		if took > 10*time.Second {
+			t.Fatalf("EmitWithAck with a 20 ms ctx took %v: it was blocked in a write", took)
+		}
+	}
+	t.Logf("the slowest of 48 EmitWithAck with a 20 ms ctx took %v", worst.Round(time.Millisecond))
+}

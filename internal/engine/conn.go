@@ -89,19 +89,6 @@ func (c *Conn) Compressed() bool { return c.inf != nil }
 // written, or it comes back from Unsent.
 func (c *Conn) Send(f *Frame) error { return c.w.send(f) }
 
-// SendInline is Send for a caller about to wait for an answer: when no
-// writer runs, the caller becomes the writer instead of starting one (mine
-// is true) and must call WriteInline once it holds no lock, which writes
-// what is queued on its goroutine and saves the handover.
-func (c *Conn) SendInline(f *Frame) (mine bool, err error) { return c.w.sendInline(f) }
-
-// WriteInline writes for a caller that SendInline made the writer.
-func (c *Conn) WriteInline() { c.w.writeInline() }
-
-// WriteAsync hands the writing a caller of SendInline was given to a
-// writer goroutine.
-func (c *Conn) WriteAsync() { c.w.writeAsync() }
-
 // Serve reads the connection until it ends and returns why: an error the
 // Handler returned, a *ProtocolError, ErrPingTimeout, ErrPeerClosed, the
 // cause given to Abort or Leave, or the socket's error. It answers pings

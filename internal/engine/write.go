@@ -66,45 +66,6 @@ func (w *writer) send(f *Frame) error {
 	return nil
 }
 
-// sendInline queues f; when no writer runs it makes the caller the writer
-// (mine), which must then call writeInline holding no lock.
-func (w *writer) sendInline(f *Frame) (mine bool, err error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.err != nil {
-		return false, w.err
-	}
-	if w.final {
-		return false, ErrClosed
-	}
-	w.queue = append(w.queue, f)
-	if w.running {
-		return false, nil
-	}
-	w.running = true
-	return true, nil
-}
-
-// writeInline writes one batch on the caller's goroutine, then hands what
-// came meanwhile to a writer goroutine.
-func (w *writer) writeInline() {
-	s := scratchPool.Get().(*scratch)
-	if !w.round(s) { // the writer has ended, round saw to it
-		return
-	}
-	putScratch(s)
-	w.mu.Lock()
-	if w.err == nil && (len(w.queue) > 0 || w.pong || w.wsPongDue || w.final) {
-		go w.run()
-	} else {
-		w.exit()
-	}
-	w.mu.Unlock()
-}
-
-// writeAsync starts a goroutine for the writing sendInline gave a caller.
-func (w *writer) writeAsync() { go w.run() }
-
 // start runs the writer goroutine unless a writer runs. Called with mu
 // held.
 func (w *writer) start() {
