@@ -24,8 +24,8 @@ type Handler interface {
 }
 
 // Conn is one Engine.IO connection. Serve must be called by one goroutine
-// (the reader); Send, ResetHeartbeat, Abort and Leave are safe from any
-// goroutine.
+// (the reader), which alone may call ResetHeartbeat; Send, Abort and Leave
+// are safe from any goroutine.
 type Conn struct {
 	nc    net.Conn
 	br    *bufReader
@@ -335,8 +335,7 @@ func (c *Conn) control(h ws.Header) error {
 	}
 	switch h.OpCode {
 	case ws.OpClose:
-		c.w.finish(nil)
-		return ErrPeerClosed
+		return ErrPeerClosed // Serve closes the socket: no close frame could go out
 	case ws.OpPing:
 		c.w.pongWS(body)
 	}

@@ -71,7 +71,7 @@ func (z *inflater) inflate(in []byte, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	if z.keepState {
-		z.dict = lastWindow(append(z.dict, out...))
+		z.keepWindow(out)
 	}
 	return out, nil
 }
@@ -104,12 +104,22 @@ func readAllLimit(r io.Reader, dst []byte, limit int64) ([]byte, error) {
 	}
 }
 
-func lastWindow(b []byte) []byte {
-	const window = 32 << 10
-	if len(b) <= window {
-		return b
+// window is the deflate window: the output a server that keeps its
+// context may refer back to.
+const window = 32 << 10
+
+// keepWindow keeps the last window of output for the next message, in a
+// buffer that never grows past two windows: a large message does not pin
+// its size for the connection's life.
+func (z *inflater) keepWindow(out []byte) {
+	if len(out) >= window {
+		z.dict = append(z.dict[:0], out[len(out)-window:]...)
+		return
 	}
-	return append(b[:0], b[len(b)-window:]...)
+	z.dict = append(z.dict, out...)
+	if n := len(z.dict); n > window {
+		z.dict = append(z.dict[:0], z.dict[n-window:]...)
+	}
 }
 
 // deflaters are shared by all connections: with no client context

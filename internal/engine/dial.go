@@ -245,9 +245,9 @@ func newConn(nc net.Conn, br *bufio.Reader, hs ws.Handshake, cfg *Config) (*Conn
 	if timeout <= 0 {
 		timeout = DefaultWriteTimeout
 	}
-	c := &Conn{nc: nc, w: newWriter(nc, timeout), limit: cfg.ReadLimit}
+	c := &Conn{nc: nc, limit: cfg.ReadLimit}
+	c.w = newWriter(nc, timeout, c.Abort)
 	c.br = newBufReader(socket{c}, br)
-	c.w.abort = c.Abort
 	if c.limit <= 0 {
 		c.limit, c.followServer = MinReadLimit, true
 	}

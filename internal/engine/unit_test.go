@@ -215,3 +215,23 @@ func TestFrameRelease(t *testing.T) {
 		t.Errorf("Size %d Mem %d, want 5 and 24", n.Size(), n.Mem())
 	}
 }
+
+// TestKeepWindow: the inflater keeps exactly the last 32 KiB of output
+// across messages, in a buffer that a large message does not grow.
+func TestKeepWindow(t *testing.T) {
+	var z inflater
+	var all []byte
+	for i, n := range []int{10, 40 << 10, 5, 1 << 20, 100, 20 << 10, 20 << 10} {
+		out := bytes.Repeat([]byte{byte('a' + i)}, n)
+		out[0] = byte(n)
+		z.keepWindow(out)
+		all = append(all, out...)
+		want := all[max(0, len(all)-window):]
+		if !bytes.Equal(z.dict, want) {
+			t.Fatalf("after message %d (%d bytes) the window differs", i, n)
+		}
+		if cap(z.dict) > 2*window {
+			t.Fatalf("after message %d (%d bytes) the window holds %d bytes", i, n, cap(z.dict))
+		}
+	}
+}

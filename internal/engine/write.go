@@ -44,10 +44,8 @@ type writer struct {
 	writes atomic.Uint64 // successful writes to the socket, for Leave
 }
 
-func newWriter(nc net.Conn, timeout time.Duration) *writer {
-	w := &writer{nc: nc, timeout: timeout}
-	w.abort = func(error) { nc.Close() }
-	return w
+func newWriter(nc net.Conn, timeout time.Duration, abort func(error)) *writer {
+	return &writer{nc: nc, timeout: timeout, abort: abort}
 }
 
 // send queues f. It fails once the connection is closing or broken; f is
