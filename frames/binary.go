@@ -227,25 +227,19 @@ const (
 // are accepted: no sign, fraction or exponent. It cannot overflow,
 // whatever n and however many digits.
 func attachmentIndex(raw []byte, n int) (int, placeholderProblem) {
-	switch {
-	case raw == nil:
+	if raw == nil {
 		return 0, numMissing
-	case raw[0] != '-' && !isDigit(raw[0]):
+	}
+	num, problem := parseCount(raw, int64(n)-1)
+	switch problem {
+	case countOK:
+		return int(num), placeholderOK
+	case countNotNumber:
 		return 0, numNotNumber
-	case skipDigits(raw, 0) != len(raw):
-		return 0, numNotIndex
+	case countTooLarge:
+		return 0, numOutOfRange
 	}
-	num := 0
-	for _, c := range raw {
-		d := int(c - '0')
-		if num > (math.MaxInt-d)/10 {
-			return 0, numOutOfRange
-		}
-		if num = num*10 + d; num >= n {
-			return 0, numOutOfRange
-		}
-	}
-	return num, placeholderOK
+	return 0, numNotIndex // negative, or not an integer
 }
 
 // placeholderError reports the problem with the placeholder at data[at]
