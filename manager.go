@@ -646,10 +646,7 @@ func (m *Manager) Close() error {
 		cancel(ErrClosed)
 	}
 	m.inflight = nil
-	list := make([]*Stream, 0, len(m.streams))
-	for _, st := range m.streams {
-		list = append(list, st)
-	}
+	list := slices.Clone(m.streams)
 	r := m.run
 	m.mu.Unlock()
 	for _, st := range list {
@@ -779,10 +776,7 @@ func (m *Manager) attempt(r *runState, n int, now bool) (*link, error) {
 	}
 	l := m.newLink(conn)
 	m.setState(managerConnected)
-	list := make([]*Stream, 0, len(m.streams))
-	for _, st := range m.streams {
-		list = append(list, st)
-	}
+	list := slices.Clone(m.streams)
 	m.mu.Unlock()
 	m.reconnects.Add(1)
 	for _, st := range list {
